@@ -1,0 +1,76 @@
+/**
+ * Desired state as the controller resolves it and pushes it to agents: numbers
+ * in base units (bit/s, seconds, fractions, packets), every name resolved, every
+ * address assigned. Topology documents (protocol/topology.ts) are what people
+ * write; this is what the dataplane realizes.
+ */
+import { z } from "zod";
+import { Name } from "./names.ts";
+
+export const NODE_KINDS = ["netns", "host", "userspace"] as const;
+export const NodeKind = z.enum(NODE_KINDS);
+export type NodeKind = z.infer<typeof NodeKind>;
+
+/** One direction of a link. bandwidth 0 means unlimited. */
+export const Shaping = z.strictObject({
+  bandwidth: z.number().nonnegative(), // bit/s
+  delay: z.number().nonnegative(), // seconds
+  jitter: z.number().nonnegative(), // seconds (standard deviation of the added delay)
+  loss: z.number().min(0).max(1), // fraction of packets (segments) dropped at random
+  queue: z.number().int().positive(), // packets waiting for the rate limiter before drop-tail
+  reorder: z.boolean(), // let jitter reorder packets (netem's behaviour); off keeps FIFO
+});
+export type Shaping = z.infer<typeof Shaping>;
+
+export const DEFAULT_SHAPING: Shaping = { bandwidth: 0, delay: 0, jitter: 0, loss: 0, queue: 1000, reorder: false };
+
+export const NodeSpec = z.strictObject({
+  name: Name,
+  kind: NodeKind,
+  /** 1-based position in the namespace; the default address is derived from it. */
+  index: z.number().int().positive(),
+  /** IPv4 address with prefix, e.g. "10.0.0.1/16". */
+  ip: z.string(),
+  host: z.string(),
+  mtu: z.number().int().min(576).max(65535),
+});
+export type NodeSpec = z.infer<typeof NodeSpec>;
+
+export const LinkSpec = z.strictObject({
+  id: z.string(),
+  a: Name,
+  b: Name,
+  ab: Shaping, // a -> b
+  ba: Shaping, // b -> a
+});
+export type LinkSpec = z.infer<typeof LinkSpec>;
+
+/** An explicit route: packets from path[0] to path[last] follow path hop by hop. */
+export const RouteSpec = z.strictObject({
+  id: z.string(),
+  path: z.array(Name).min(2),
+  weight: z.number().positive(),
+});
+export type RouteSpec = z.infer<typeof RouteSpec>;
+
+/**
+ * Per-node next-hop tables for shortest-path routing: nextHop[node][i] is the
+ * name of the neighbour to send to for destination nodes[i] (by NodeSpec order),
+ * or "" when the destination is the node itself or unreachable.
+ */
+export const NextHops = z.record(z.string(), z.array(z.string()));
+export type NextHops = z.infer<typeof NextHops>;
+
+export const NamespaceState = z.strictObject({
+  name: Name,
+  subnet: z.string(),
+  nodes: z.array(NodeSpec),
+  links: z.array(LinkSpec),
+  routes: z.array(RouteSpec),
+  nextHops: NextHops,
+});
+export type NamespaceState = z.infer<typeof NamespaceState>;
+
+export const NODE_STATES = ["queued", "building", "running", "stopped", "error", "lost"] as const;
+export const NodeState = z.enum(NODE_STATES);
+export type NodeState = z.infer<typeof NodeState>;

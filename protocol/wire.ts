@@ -1,0 +1,102 @@
+/**
+ * Frames on the agent socket (WS /api/v1/agent), msgpack-encoded. Contract:
+ * `decodeFrame` is the only way bytes from the network become a frame; it
+ * validates once with zod and returns a typed value or a reason, never throws.
+ * Message kinds are a literal union; PROTOCOL_VERSION changes when a shape does.
+ */
+import { z } from "zod";
+import { Packr } from "msgpackr";
+import { Name } from "./names.ts";
+import { NamespaceState, NodeState } from "./state.ts";
+
+export const PROTOCOL_VERSION = 1;
+
+export const HostFacts = z.strictObject({
+  cpus: z.number().int().positive(),
+  memTotalMB: z.number().nonnegative(),
+  memUsedMB: z.number().nonnegative(),
+  load: z.number().nonnegative(),
+  addresses: z.array(z.string()),
+  privileged: z.boolean(),
+});
+export type HostFacts = z.infer<typeof HostFacts>;
+
+export const NodeStatus = z.strictObject({
+  namespace: Name,
+  name: Name,
+  state: NodeState,
+  error: z.string().optional(),
+  /** the Linux network namespace holding the node, when it has one */
+  netns: z.string().optional(),
+});
+export type NodeStatus = z.infer<typeof NodeStatus>;
+
+export const LinkCounters = z.strictObject({
+  namespace: Name,
+  id: z.string(),
+  dir: z.enum(["ab", "ba"]),
+  packets: z.number(),
+  bytes: z.number(),
+  drops: z.record(z.string(), z.number()),
+});
+export type LinkCounters = z.infer<typeof LinkCounters>;
+
+export const AgentFrame = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("hello"), version: z.number(), name: Name, joinToken: z.string(), facts: HostFacts }),
+  z.strictObject({ type: z.literal("heartbeat"), facts: HostFacts }),
+  z.strictObject({ type: z.literal("status"), nodes: z.array(NodeStatus) }),
+  z.strictObject({ type: z.literal("counters"), links: z.array(LinkCounters) }),
+  z.strictObject({
+    type: z.literal("execResult"),
+    id: z.number().int(),
+    exitCode: z.number().int(),
+    stdout: z.string(),
+    stderr: z.string(),
+  }),
+  z.strictObject({ type: z.literal("error"), message: z.string() }),
+]);
+export type AgentFrame = z.infer<typeof AgentFrame>;
+
+export const ControllerFrame = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("welcome"), version: z.number(), host: Name }),
+  /** the whole desired state for this host: every namespace with a node on it */
+  z.strictObject({ type: z.literal("state"), namespaces: z.array(NamespaceState) }),
+  z.strictObject({
+    type: z.literal("exec"),
+    id: z.number().int(),
+    namespace: Name,
+    node: Name,
+    command: z.array(z.string()).min(1),
+    timeoutMs: z.number().int().positive(),
+  }),
+  z.strictObject({ type: z.literal("error"), message: z.string(), fatal: z.boolean() }),
+]);
+export type ControllerFrame = z.infer<typeof ControllerFrame>;
+
+const packr = new Packr({ useRecords: false });
+
+export function encodeFrame(frame: AgentFrame | ControllerFrame): Uint8Array {
+  return packr.pack(frame);
+}
+
+export type Decoded<T> = { ok: true; frame: T } | { ok: false; reason: string };
+
+function decodeWith<T>(schema: z.ZodType<T>, bytes: Uint8Array): Decoded<T> {
+  let raw: unknown;
+  try {
+    raw = packr.unpack(bytes);
+  } catch (e) {
+    return { ok: false, reason: `not msgpack: ${(e as Error).message}` };
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) return { ok: false, reason: z.prettifyError(r.error).replaceAll("\n", "; ") };
+  return { ok: true, frame: r.data };
+}
+
+export function decodeAgentFrame(bytes: Uint8Array): Decoded<AgentFrame> {
+  return decodeWith(AgentFrame, bytes);
+}
+
+export function decodeControllerFrame(bytes: Uint8Array): Decoded<ControllerFrame> {
+  return decodeWith(ControllerFrame, bytes);
+}
