@@ -1,0 +1,177 @@
+/**
+ * The agent: connects to the controller's agent socket (retrying with backoff),
+ * introduces itself with its join token and host facts, and converges this
+ * host to each desired state it receives: nodes through NodeManager, packets
+ * through the dataplane worker. It heartbeats, reports node states and link
+ * counters, and runs `exec` requests inside its nodes.
+ */
+import { decodeControllerFrame, encodeFrame, PROTOCOL_VERSION, type AgentFrame, type ControllerFrame, type LinkCounters } from "../protocol/wire.ts";
+import type { NamespaceState } from "../protocol/state.ts";
+import { hostFacts } from "./facts.ts";
+import { NodeManager } from "./nodes.ts";
+import { Dataplane } from "./dataplane/dataplane.ts";
+import { compileTables, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
+import { run } from "./sys/run.ts";
+
+export interface AgentOptions {
+  /** the controller's base URL, e.g. http://127.0.0.1:7400 */
+  controller: string;
+  joinToken: string;
+  name: string;
+  offload?: boolean;
+  heartbeatMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface AgentHandle {
+  /** resolves once the controller accepted the agent (welcome received) */
+  connected: Promise<void>;
+  /** resolves after the next desired state has been fully applied */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
+  const log = opts.log ?? ((l: string) => console.error(`agent ${opts.name}: ${l}`));
+  const dataplane = new Dataplane({ onError: (m) => log(`dataplane: ${m}`) });
+  await dataplane.start();
+  const nodes = new NodeManager({ agent: opts.name, offload: opts.offload ?? true, log });
+  const wsUrl = `${opts.controller.replace(/^http/, "ws").replace(/\/$/, "")}/api/v1/agent`;
+
+  let ws: WebSocket | undefined;
+  let stopping = false;
+  let backoff = 250;
+  let tables: DataplaneTables | undefined;
+  let pending: NamespaceState[] | undefined;
+  let applying: Promise<void> | undefined;
+  let settledWaiters: (() => void)[] = [];
+  let markConnected: () => void = () => {};
+  const connected = new Promise<void>((r) => (markConnected = r));
+
+  const send = (frame: AgentFrame) => {
+    if (ws?.readyState === WebSocket.OPEN) ws.send(encodeFrame(frame));
+  };
+
+  const apply = async (desired: NamespaceState[]) => {
+    await nodes.reconcile(desired, opts.name);
+    const next = compileTables(desired, nodes.interfaces());
+    if (tables && sameStructure(tables, next)) {
+      const updates = next.dirShaping
+        .map((shaping, dir) => ({ dir, shaping }))
+        .filter(({ dir, shaping }) => JSON.stringify(shaping) !== JSON.stringify(tables!.dirShaping[dir]));
+      dataplane.reshape(updates);
+    } else {
+      dataplane.setTables(next);
+    }
+    tables = next;
+    send({ type: "status", nodes: nodes.statuses() });
+  };
+
+  // states are applied one at a time; a state arriving meanwhile replaces any not yet started
+  const enqueue = (desired: NamespaceState[]) => {
+    pending = desired;
+    if (applying) return;
+    applying = (async () => {
+      while (pending) {
+        const d = pending;
+        pending = undefined;
+        try {
+          await apply(d);
+        } catch (e) {
+          log(`applying state failed: ${(e as Error).message}`);
+        }
+      }
+      applying = undefined;
+      const waiters = settledWaiters;
+      settledWaiters = [];
+      for (const w of waiters) w();
+    })();
+  };
+
+  const onFrame = async (frame: ControllerFrame) => {
+    switch (frame.type) {
+      case "welcome":
+        backoff = 250;
+        markConnected();
+        break;
+      case "state":
+        enqueue(frame.namespaces);
+        break;
+      case "exec": {
+        const argv = nodes.execArgv(frame.namespace, frame.node, frame.command);
+        const r = typeof argv === "string" ? { exitCode: 126, stdout: "", stderr: `${argv}\n` } : await run(argv, { timeoutMs: frame.timeoutMs });
+        send({ type: "execResult", id: frame.id, ...r });
+        break;
+      }
+      case "error":
+        log(`controller: ${frame.message}`);
+        if (frame.fatal) {
+          stopping = true;
+          ws?.close();
+        }
+        break;
+    }
+  };
+
+  const connect = () => {
+    if (stopping) return;
+    const sock = new WebSocket(wsUrl);
+    sock.binaryType = "arraybuffer";
+    ws = sock;
+    sock.onopen = () => {
+      send({ type: "hello", version: PROTOCOL_VERSION, name: opts.name, joinToken: opts.joinToken, facts: hostFacts() });
+    };
+    sock.onmessage = (e: MessageEvent) => {
+      if (!(e.data instanceof ArrayBuffer)) return;
+      const d = decodeControllerFrame(new Uint8Array(e.data));
+      if (!d.ok) {
+        log(`rejected frame from controller: ${d.reason}`);
+        send({ type: "error", message: `rejected frame: ${d.reason}` });
+        return;
+      }
+      void onFrame(d.frame);
+    };
+    sock.onclose = () => {
+      if (ws === sock) ws = undefined;
+      if (stopping) return;
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 5000);
+    };
+    sock.onerror = () => {
+      // onclose follows and schedules the retry
+    };
+  };
+
+  const heartbeat = setInterval(() => {
+    send({ type: "heartbeat", facts: hostFacts() });
+    const c = dataplane.counters();
+    if (c && c.dirs.length > 0) {
+      const links: LinkCounters[] = c.dirs.map((d) => {
+        const [namespace, id, dir] = splitKey(d.key);
+        return { namespace, id, dir, packets: d.packets, bytes: d.bytes, drops: { loss: d.dropLoss, queue: d.dropQueue } };
+      });
+      send({ type: "counters", links });
+    }
+  }, opts.heartbeatMs ?? 1000);
+
+  connect();
+
+  return {
+    connected,
+    settled: () => new Promise<void>((resolve) => (applying || pending ? settledWaiters.push(resolve) : resolve())),
+    async stop() {
+      stopping = true;
+      clearInterval(heartbeat);
+      ws?.close();
+      if (applying) await applying;
+      await dataplane.stop();
+      await nodes.removeAll();
+    },
+  };
+}
+
+function splitKey(key: string): [string, string, "ab" | "ba"] {
+  const first = key.indexOf("/");
+  const last = key.lastIndexOf("/");
+  return [key.slice(0, first), key.slice(first + 1, last), key.slice(last + 1) === "ab" ? "ab" : "ba"];
+}

@@ -1,0 +1,90 @@
+/**
+ * The main thread's handle on the dataplane worker: starts it, sends it tables
+ * and shaping changes (ringing an eventfd so a worker asleep in ppoll picks them
+ * up at once), and keeps the latest counters it reports.
+ */
+import { sys, check, EFD_CLOEXEC, EFD_NONBLOCK, closeFd } from "../sys/libc.ts";
+import type { Shaping } from "../../protocol/state.ts";
+import type { DataplaneTables } from "./tables.ts";
+import type { FromWorker, ToWorker } from "./messages.ts";
+
+export interface DataplaneOptions {
+  /** bytes of packet buffers the worker may hold (queues and delay lines) */
+  poolBytes?: number;
+  seed?: number;
+  onError?: (message: string) => void;
+}
+
+export type CountersReport = Extract<FromWorker, { type: "counters" }>;
+
+/** Where the worker's code is: beside this file when run from source, under the bundle root when compiled. */
+function workerUrl(): string {
+  if (import.meta.url.includes("$bunfs")) return "file:///$bunfs/root/agent/dataplane/worker.ts";
+  return new URL("./worker.ts", import.meta.url).href;
+}
+
+export class Dataplane {
+  #worker: Worker | undefined;
+  #wakeFd = -1;
+  #wake = new BigUint64Array([1n]);
+  #latest: CountersReport | undefined;
+  #stopped: (() => void) | undefined;
+
+  constructor(private readonly opts: DataplaneOptions = {}) {}
+
+  async start(): Promise<void> {
+    this.#wakeFd = check(sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
+    const worker = new Worker(workerUrl());
+    this.#worker = worker;
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        const msg = e.data;
+        if (msg.type === "ready") resolve();
+        else if (msg.type === "counters") this.#latest = msg;
+        else if (msg.type === "error") this.opts.onError?.(msg.message);
+        else if (msg.type === "stopped") this.#stopped?.();
+      };
+      worker.onerror = (e) => reject(new Error(`dataplane worker failed: ${e.message}`));
+    });
+    this.#send({
+      type: "init",
+      wakeFd: this.#wakeFd,
+      poolBytes: this.opts.poolBytes ?? 1 << 30,
+      seed: this.opts.seed ?? (Math.random() * 2 ** 32) >>> 0,
+    });
+    await ready;
+  }
+
+  setTables(tables: DataplaneTables): void {
+    this.#send({ type: "tables", tables });
+  }
+
+  reshape(updates: { dir: number; shaping: Shaping }[]): void {
+    if (updates.length > 0) this.#send({ type: "shape", updates });
+  }
+
+  counters(): CountersReport | undefined {
+    return this.#latest;
+  }
+
+  async stop(): Promise<void> {
+    const worker = this.#worker;
+    if (!worker) return;
+    this.#worker = undefined;
+    const done = new Promise<void>((resolve) => {
+      this.#stopped = resolve;
+      setTimeout(resolve, 1000);
+    });
+    worker.postMessage({ type: "stop" } satisfies ToWorker);
+    sys.write(this.#wakeFd, this.#wake, 8);
+    await done;
+    worker.terminate();
+    closeFd(this.#wakeFd);
+    this.#wakeFd = -1;
+  }
+
+  #send(msg: ToWorker): void {
+    this.#worker?.postMessage(msg);
+    if (this.#wakeFd >= 0) sys.write(this.#wakeFd, this.#wake, 8);
+  }
+}

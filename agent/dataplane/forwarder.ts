@@ -1,0 +1,223 @@
+/**
+ * Per-packet forwarding: classify a packet read from a node (ingress), pick its
+ * route (explicit route for the node pair, else the next-hop table), pass it hop
+ * by hop through each link direction's shaper, and hand it to the destination
+ * node (egress). Direction words: ingress = read from a node's interface into the
+ * dataplane; egress = written from the dataplane to a node's interface.
+ *
+ * Hot path: no allocation, no closures, no promises per packet. Every drop has a
+ * reason name and a counter.
+ */
+import type { Shaping } from "../../protocol/state.ts";
+import type { DataplaneTables } from "./tables.ts";
+import { PacketPool, SMALL_SLOT } from "./pool.ts";
+import { LinkShaper, DROP_QUEUE_FULL } from "./shaper.ts";
+import { segmentCount, splitSegments, trimSegments, wireBytes, VNET_HDR_LEN } from "./vnet.ts";
+
+/** Where released packets go: writes the slot's packet to the node and frees the slot. */
+export interface Egress {
+  emit(node: number, slot: number): void;
+}
+
+export const DROP_REASONS = ["not_ipv4", "no_node", "no_route", "loss", "queue", "pool", "egress"] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+const D_NOT_IPV4 = 0;
+const D_NO_NODE = 1;
+const D_NO_ROUTE = 2;
+const D_LOSS = 3;
+const D_QUEUE = 4;
+export const D_POOL = 5;
+export const D_EGRESS = 6;
+
+const MAX_SEGMENTS = 1024;
+
+export class Forwarder {
+  readonly drops = new Float64Array(DROP_REASONS.length);
+  readonly ingressPackets: Float64Array;
+  readonly egressPackets: Float64Array;
+  readonly shapers: LinkShaper[];
+  #ipToNode: Map<number, number>[] = [];
+  #active: Int32Array;
+  #isActive: Uint8Array;
+  #activeCount = 0;
+  #mask = new Uint8Array(MAX_SEGMENTS);
+  #split = new Int32Array(MAX_SEGMENTS);
+  // per-slot forwarding state: destination node id and position in routeHops (-1: next-hop mode)
+  #dst: Int32Array;
+  #route: Int32Array;
+
+  constructor(
+    readonly tables: DataplaneTables,
+    readonly pool: PacketPool,
+    readonly egress: Egress,
+    seed: number,
+  ) {
+    const t = tables;
+    this.shapers = t.dirShaping.map((s, d) => new LinkShaper(s, (seed + d * 7919) >>> 0));
+    this.#active = new Int32Array(Math.max(1, t.dirKeys.length));
+    this.#isActive = new Uint8Array(Math.max(1, t.dirKeys.length));
+    this.ingressPackets = new Float64Array(t.nodeKeys.length);
+    this.egressPackets = new Float64Array(t.nodeKeys.length);
+    for (let k = 0; k < t.nsNames.length; k++) this.#ipToNode.push(new Map());
+    for (let g = 0; g < t.nodeKeys.length; g++) this.#ipToNode[t.nodeNs[g]].set(t.nodeIp[g], g);
+    this.#dst = pool.dst;
+    this.#route = pool.route;
+  }
+
+  /** A packet read from node `src`'s interface, in `slot` (with a virtio header when the node has one). */
+  ingress(now: number, src: number, slot: number): void {
+    const t = this.tables;
+    this.ingressPackets[src]++;
+    const buf = this.pool.view(slot);
+    const off = t.nodeVnet[src] ? VNET_HDR_LEN : 0;
+    if (this.pool.len[slot] < off + 20 || buf[off] >> 4 !== 4) return this.#drop(slot, D_NOT_IPV4);
+    const dstIp = ((buf[off + 16] << 24) | (buf[off + 17] << 16) | (buf[off + 18] << 8) | buf[off + 19]) >>> 0;
+    const ns = t.nodeNs[src];
+    const dst = this.#ipToNode[ns].get(dstIp);
+    if (dst === undefined || dst === src) return this.#drop(slot, D_NO_NODE);
+    const base = t.nsBase[ns];
+    const cell = (src - base) * t.nsSize[ns] + (dst - base);
+    const start = t.routeStart[ns][cell];
+    let dir: number;
+    if (start >= 0) {
+      this.#route[slot] = start;
+      dir = t.routeHops[start];
+    } else {
+      this.#route[slot] = -1;
+      dir = t.nextDir[ns][cell];
+    }
+    if (dir < 0) return this.#drop(slot, D_NO_ROUTE);
+    this.#dst[slot] = dst;
+    this.#toLink(now, slot, dir, off);
+  }
+
+  /** Releases every packet whose time has come, on every link direction. */
+  releaseDue(now: number): void {
+    let i = 0;
+    while (i < this.#activeCount) {
+      const dir = this.#active[i];
+      this.#drain(now, dir);
+      if (this.shapers[dir].nextDeadline() === Infinity) {
+        // swap-remove keeps the active list dense
+        this.#isActive[dir] = 0;
+        this.#active[i] = this.#active[--this.#activeCount];
+      } else {
+        i++;
+      }
+    }
+  }
+
+  /** The earliest time any held packet is due, or Infinity. */
+  nextDeadline(): number {
+    let min = Infinity;
+    for (let i = 0; i < this.#activeCount; i++) {
+      const d = this.shapers[this.#active[i]].nextDeadline();
+      if (d < min) min = d;
+    }
+    return min;
+  }
+
+  reshape(now: number, dir: number, shaping: Shaping): void {
+    this.shapers[dir].setShaping(now, shaping);
+    this.#markActive(dir);
+  }
+
+  /** Frees every held packet (before the tables are replaced). */
+  flush(): void {
+    for (const s of this.shapers) {
+      let slot: number;
+      while ((slot = s.pop(Infinity)) >= 0) this.pool.free(slot);
+    }
+    this.#activeCount = 0;
+    this.#isActive.fill(0);
+  }
+
+  #toLink(now: number, slot: number, dir: number, off: number): void {
+    const shaper = this.shapers[dir];
+    const buf = this.pool.view(slot);
+    const nseg = off ? segmentCount(buf, this.pool.len[slot]) : 1;
+    const lost = shaper.drawLoss(nseg, this.#mask);
+    if (lost === 0) return this.#enqueue(now, slot, dir, nseg, off);
+    this.drops[D_LOSS] += lost;
+    if (lost >= nseg) {
+      this.pool.free(slot);
+      return;
+    }
+    // some segments of a super-packet are lost: the survivors travel on as single segments
+    // the original slot is freed by the split: keep its forwarding state first
+    const dst = this.#dst[slot];
+    const route = this.#route[slot];
+    const n = splitSegments(this.pool, slot, this.#mask, this.#split);
+    for (let i = 0; i < n; i++) {
+      const seg = this.#split[i];
+      this.#dst[seg] = dst;
+      this.#route[seg] = route;
+      this.#enqueue(now, seg, dir, 1, off);
+    }
+  }
+
+  #enqueue(now: number, slot: number, dir: number, nseg: number, off: number): void {
+    const shaper = this.shapers[dir];
+    const room = shaper.room(now);
+    if (room < nseg) {
+      if (room <= 0) {
+        this.drops[D_QUEUE] += nseg;
+        shaper.countDrop(DROP_QUEUE_FULL, nseg);
+        this.pool.free(slot);
+        return;
+      }
+      // tail drop of the segments that do not fit, as a kernel queue would
+      this.pool.len[slot] = trimSegments(this.pool.view(slot), this.pool.len[slot], room);
+      this.drops[D_QUEUE] += nseg - room;
+      shaper.countDrop(DROP_QUEUE_FULL, nseg - room);
+      nseg = room;
+    }
+    // small packets held in a queue or delay line should not pin a 64 KB slot each
+    if (this.pool.len[slot] <= SMALL_SLOT) slot = this.pool.shrink(slot);
+    const bytes = off ? wireBytes(this.pool.view(slot), this.pool.len[slot]) : this.pool.len[slot];
+    shaper.enqueue(now, slot, nseg, bytes);
+    this.#markActive(dir);
+    this.#drain(now, dir);
+  }
+
+  #drain(now: number, dir: number): void {
+    const shaper = this.shapers[dir];
+    let slot: number;
+    while ((slot = shaper.pop(now)) >= 0) this.#arrive(now, slot, dir);
+  }
+
+  #arrive(now: number, slot: number, dir: number): void {
+    const t = this.tables;
+    const node = t.dirTo[dir];
+    const dst = this.#dst[slot];
+    if (node === dst) {
+      this.egressPackets[dst]++;
+      this.egress.emit(dst, slot);
+      return;
+    }
+    let next: number;
+    const r = this.#route[slot];
+    if (r >= 0) {
+      this.#route[slot] = r + 1;
+      next = t.routeHops[r + 1];
+    } else {
+      const ns = t.nodeNs[node];
+      const base = t.nsBase[ns];
+      next = t.nextDir[ns][(node - base) * t.nsSize[ns] + (dst - base)];
+    }
+    if (next < 0) return this.#drop(slot, D_NO_ROUTE);
+    this.#toLink(now, slot, next, t.nodeVnet[dst] ? VNET_HDR_LEN : 0);
+  }
+
+  #markActive(dir: number): void {
+    if (this.#isActive[dir]) return;
+    this.#isActive[dir] = 1;
+    this.#active[this.#activeCount++] = dir;
+  }
+
+
+  #drop(slot: number, reason: number): void {
+    this.drops[reason]++;
+    this.pool.free(slot);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Messages between the agent's main thread and its dataplane worker. Both sides
+ * are this process's own code (structured clone, no untrusted bytes), so plain
+ * types suffice here; the untrusted boundary is the agent socket (protocol/wire.ts).
+ */
+import type { Shaping } from "../../protocol/state.ts";
+import type { DataplaneTables } from "./tables.ts";
+
+export type ToWorker =
+  | { type: "init"; wakeFd: number; poolBytes: number; seed: number }
+  /** replace every table; packets queued under the old tables are dropped */
+  | { type: "tables"; tables: DataplaneTables }
+  /** change shaping of existing link directions in place, keeping their queues */
+  | { type: "shape"; updates: { dir: number; shaping: Shaping }[] }
+  | { type: "stop" };
+
+export interface DirectionCounters {
+  key: string;
+  packets: number;
+  bytes: number;
+  segments: number;
+  dropLoss: number;
+  dropQueue: number;
+  queued: number;
+}
+
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "counters"; dirs: DirectionCounters[]; drops: Record<string, number>; poolInUse: number }
+  | { type: "error"; message: string }
+  | { type: "stopped" };

@@ -1,0 +1,159 @@
+/**
+ * Compiles desired state (namespaces of nodes, links, routes, next hops) into the
+ * flat tables the dataplane worker forwards with: integer node ids, link-direction
+ * ids, a next-direction table per namespace and explicit routes as runs of
+ * directions. Everything per packet is then an array index; no strings, no maps
+ * keyed by names. Direction words: "ab" is a->b of a link as written.
+ */
+import type { NamespaceState, Shaping } from "../../protocol/state.ts";
+import { ipv4Address } from "../../protocol/ipv4.ts";
+
+export interface DataplaneTables {
+  /** node id -> "namespace/node" */
+  nodeKeys: string[];
+  nodeNs: Int32Array;
+  nodeIp: Uint32Array;
+  /** node id -> TUN fd on this host, or -1 (not local, or no kernel interface) */
+  nodeFd: Int32Array;
+  /** node id -> whether the fd carries virtio headers */
+  nodeVnet: Uint8Array;
+  nsNames: string[];
+  nsBase: Int32Array;
+  nsSize: Int32Array;
+  /** direction id -> "namespace/linkId/ab|ba" */
+  dirKeys: string[];
+  dirFrom: Int32Array;
+  dirTo: Int32Array;
+  dirShaping: Shaping[];
+  /** per namespace, n*n: direction to take at node i toward node j, or -1 */
+  nextDir: Int32Array[];
+  /** per namespace, n*n: offset in routeHops of the explicit route i -> j, or -1 */
+  routeStart: Int32Array[];
+  routeHops: Int32Array;
+}
+
+export interface LocalInterface {
+  fd: number;
+  vnet: boolean;
+}
+
+/** `local` maps "namespace/node" to the node's TUN on this host. */
+export function compileTables(namespaces: NamespaceState[], local: Map<string, LocalInterface>): DataplaneTables {
+  const nodeKeys: string[] = [];
+  const nodeNs: number[] = [];
+  const nodeIp: number[] = [];
+  const nsBase: number[] = [];
+  const nsSize: number[] = [];
+  const dirKeys: string[] = [];
+  const dirFrom: number[] = [];
+  const dirTo: number[] = [];
+  const dirShaping: Shaping[] = [];
+  const nextDir: Int32Array[] = [];
+  const routeStart: Int32Array[] = [];
+  const hops: number[] = [];
+
+  namespaces.forEach((ns, k) => {
+    const base = nodeKeys.length;
+    const n = ns.nodes.length;
+    nsBase.push(base);
+    nsSize.push(n);
+    const index = new Map<string, number>();
+    ns.nodes.forEach((node, i) => {
+      index.set(node.name, i);
+      nodeKeys.push(`${ns.name}/${node.name}`);
+      nodeNs.push(k);
+      nodeIp.push(ipv4Address(node.ip));
+    });
+    // dirOf.get("a>b") is the direction id from a to b
+    const dirOf = new Map<string, number>();
+    for (const link of ns.links) {
+      for (const [from, to, dir, shaping] of [
+        [link.a, link.b, "ab", link.ab],
+        [link.b, link.a, "ba", link.ba],
+      ] as const) {
+        const fi = index.get(from);
+        const ti = index.get(to);
+        if (fi === undefined || ti === undefined) continue;
+        dirOf.set(`${from}>${to}`, dirKeys.length);
+        dirKeys.push(`${ns.name}/${link.id}/${dir}`);
+        dirFrom.push(base + fi);
+        dirTo.push(base + ti);
+        dirShaping.push(shaping);
+      }
+    }
+    const table = new Int32Array(n * n).fill(-1);
+    for (const [name, row] of Object.entries(ns.nextHops)) {
+      const i = index.get(name);
+      if (i === undefined) continue;
+      for (let j = 0; j < n && j < row.length; j++) {
+        if (row[j] === "") continue;
+        table[i * n + j] = dirOf.get(`${name}>${row[j]}`) ?? -1;
+      }
+    }
+    nextDir.push(table);
+    const starts = new Int32Array(n * n).fill(-1);
+    for (const route of ns.routes) {
+      const src = index.get(route.path[0]);
+      const dst = index.get(route.path[route.path.length - 1]);
+      if (src === undefined || dst === undefined) continue;
+      const run: number[] = [];
+      for (let h = 0; h + 1 < route.path.length; h++) {
+        const d = dirOf.get(`${route.path[h]}>${route.path[h + 1]}`);
+        if (d === undefined) break;
+        run.push(d);
+      }
+      // the controller validates routes; one whose hops are not all links is skipped here
+      if (run.length !== route.path.length - 1 || starts[src * n + dst] !== -1) continue;
+      starts[src * n + dst] = hops.length;
+      hops.push(...run);
+    }
+    routeStart.push(starts);
+  });
+
+  const nodeFd = new Int32Array(nodeKeys.length).fill(-1);
+  const nodeVnet = new Uint8Array(nodeKeys.length);
+  nodeKeys.forEach((key, g) => {
+    const ifc = local.get(key);
+    if (ifc) {
+      nodeFd[g] = ifc.fd;
+      nodeVnet[g] = ifc.vnet ? 1 : 0;
+    }
+  });
+
+  return {
+    nodeKeys,
+    nodeNs: Int32Array.from(nodeNs),
+    nodeIp: Uint32Array.from(nodeIp),
+    nodeFd,
+    nodeVnet,
+    nsNames: namespaces.map((n) => n.name),
+    nsBase: Int32Array.from(nsBase),
+    nsSize: Int32Array.from(nsSize),
+    dirKeys,
+    dirFrom: Int32Array.from(dirFrom),
+    dirTo: Int32Array.from(dirTo),
+    dirShaping,
+    nextDir,
+    routeStart,
+    routeHops: Int32Array.from(hops),
+  };
+}
+
+/** Two table sets that differ only in shaping can be updated in place, keeping queued packets. */
+export function sameStructure(a: DataplaneTables, b: DataplaneTables): boolean {
+  return (
+    sameList(a.nodeKeys, b.nodeKeys) &&
+    sameList(a.dirKeys, b.dirKeys) &&
+    sameList(a.nodeFd, b.nodeFd) &&
+    sameList(a.nodeIp, b.nodeIp) &&
+    sameList(a.routeHops, b.routeHops) &&
+    a.nextDir.every((t, i) => sameList(t, b.nextDir[i])) &&
+    a.routeStart.every((t, i) => sameList(t, b.routeStart[i]))
+  );
+}
+
+function sameList<T>(a: ArrayLike<T>, b: ArrayLike<T> | undefined): boolean {
+  if (!b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

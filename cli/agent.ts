@@ -1,0 +1,53 @@
+/** `nextmini agent`: runs a dataplane agent that joins a controller. */
+import { readFileSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startAgent } from "../agent/agent.ts";
+import { NAME_PATTERN } from "../protocol/names.ts";
+import { COMMON, type CommandSpec, type Values, str, UsageError } from "./options.ts";
+import { waitForSignal } from "./lifecycle.ts";
+
+export const spec: CommandSpec = {
+  name: "agent",
+  usage: "agent --controller URL [--join-token T] [--name NAME] [options]",
+  summary: "Run a dataplane agent: it realizes the nodes the controller places on this host and carries their packets.",
+  description: "Needs root (or CAP_NET_ADMIN) for netns and host nodes. SIGINT/SIGTERM remove every namespace and TUN device it made.",
+  options: {
+    controller: { type: "string", env: "NEXTMINI_CONTROLLER", help: "the controller's URL", value: "URL", default: "http://127.0.0.1:7400" },
+    "join-token": { type: "string", env: "NEXTMINI_JOIN_TOKEN", help: "the controller's join token (default: join-token in the state dir)", value: "T" },
+    name: { type: "string", env: "NEXTMINI_NAME", help: "this host's name in the cluster (default: the hostname)", value: "NAME" },
+    "no-offload": { type: "boolean", env: "NEXTMINI_NO_OFFLOAD", help: "plain TUN packets instead of 64 KB TSO reads (slower; for kernels without TUN offload)" },
+    ...COMMON,
+  },
+  examples: ["nextmini agent --controller http://10.1.0.1:7400 --join-token 3f2a... --name h1"],
+};
+
+export function defaultHostName(): string {
+  const n = os.hostname().toLowerCase().replace(/[^a-z0-9_.-]/g, "-").replace(/^[^a-z0-9]+/, "").slice(0, 63);
+  return NAME_PATTERN.test(n) ? n : "local";
+}
+
+export function joinTokenFrom(values: Values): string {
+  const given = values["join-token"];
+  if (typeof given === "string" && given) return given;
+  const file = path.join(str(values, "state-dir"), "join-token");
+  if (!existsSync(file)) throw new UsageError(`no join token: pass --join-token (the controller printed it on first start; it is in ${file} on the controller's host)`);
+  return readFileSync(file, "utf8").trim();
+}
+
+export async function main(values: Values): Promise<number> {
+  const name = typeof values.name === "string" ? values.name : defaultHostName();
+  if (!NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}" is not a valid name: lowercase letters, digits, '_', '.', '-'`);
+  const agent = await startAgent({
+    controller: str(values, "controller"),
+    joinToken: joinTokenFrom(values),
+    name,
+    offload: values["no-offload"] !== true,
+  });
+  console.error(`agent ${name}: connecting to ${str(values, "controller")}`);
+  void agent.connected.then(() => console.error(`agent ${name}: joined`));
+  await waitForSignal();
+  console.error(`agent ${name}: stopping, removing its nodes`);
+  await agent.stop();
+  return 0;
+}

@@ -1,0 +1,28 @@
+/** `nextmini controller`: runs the controller (API, agent socket) in the foreground. */
+import { startController } from "../controller/server.ts";
+import { COMMON, type CommandSpec, type Values, str } from "./options.ts";
+import { printTokens, waitForSignal } from "./lifecycle.ts";
+
+export const spec: CommandSpec = {
+  name: "controller",
+  usage: "controller [options]",
+  summary: "Run the controller: the HTTP API, the agent socket and the desired state of every experiment.",
+  description: "On first start it creates an API token and an agent join token in the state dir and prints them once.",
+  options: {
+    listen: { type: "string", env: "NEXTMINI_LISTEN", help: "address and port to serve on", value: "ADDR:PORT", default: "127.0.0.1:7400" },
+    store: { type: "string", env: "NEXTMINI_STORE", help: "sqlite (in the state dir) or memory", value: "KIND", default: "sqlite" },
+    ...COMMON,
+  },
+  examples: ["nextmini controller --listen 0.0.0.0:7400"],
+};
+
+export async function main(values: Values): Promise<number> {
+  const store = str(values, "store");
+  if (store !== "sqlite" && store !== "memory") throw new Error(`--store must be sqlite or memory, got "${store}"`);
+  const ctl = await startController({ listen: str(values, "listen"), stateDir: str(values, "state-dir"), store, log: (l) => console.error(l) });
+  console.error(`controller listening on ${ctl.url}`);
+  if (ctl.createdTokens) printTokens(ctl.apiToken, ctl.joinToken, str(values, "state-dir"));
+  await waitForSignal();
+  await ctl.stop();
+  return 0;
+}

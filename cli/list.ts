@@ -1,0 +1,21 @@
+/** `nextmini nodes|links|hosts`: listings from the API, printed like `kubectl get`. */
+import { CLIENT, COMMON, OUTPUT, type CommandSpec, type Values, str } from "./options.ts";
+import { createClient } from "./client.ts";
+
+function listing(name: string, summary: string, pathOf: (ns: string) => string): { spec: CommandSpec; main: (v: Values) => Promise<number> } {
+  return {
+    spec: { name, usage: `${name} [options]`, summary, options: { ...OUTPUT, ...CLIENT, ...COMMON } },
+    async main(values: Values): Promise<number> {
+      const format = str(values, "output");
+      const params = new URLSearchParams({ format });
+      if (typeof values.columns === "string") params.set("columns", values.columns);
+      const text = await createClient(values).text(`${pathOf(str(values, "namespace"))}?${params}`);
+      process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+      return 0;
+    },
+  };
+}
+
+export const nodes = listing("nodes", "List the nodes of a namespace with their host, kind, state and address.", (ns) => `/namespaces/${ns}/nodes`);
+export const links = listing("links", "List the links of a namespace with their shaping in each direction.", (ns) => `/namespaces/${ns}/links`);
+export const hosts = listing("hosts", "List the hosts (agents) of the cluster with their size, load and state.", () => "/hosts");

@@ -1,0 +1,141 @@
+/**
+ * `nextmini up FILE`: the controller and an agent in one process, with the
+ * topology applied. By default it starts itself in the background, waits until
+ * every node runs, prints them and returns, so the next command can use the
+ * network; `--foreground` keeps it attached. `nextmini down` stops it.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { startController } from "../controller/server.ts";
+import { startAgent } from "../agent/agent.ts";
+import { loadTopologyFile } from "../protocol/topology-parse.ts";
+import { COMMON, OUTPUT, type CommandSpec, type Values, str, UsageError } from "./options.ts";
+import { createClient } from "./client.ts";
+import { alive, printTokens, readPid, removePid, selfArgv, waitForSignal, writePid } from "./lifecycle.ts";
+import { defaultHostName } from "./agent.ts";
+
+export const spec: CommandSpec = {
+  name: "up",
+  usage: "up FILE [options]",
+  summary: "Start a controller and an agent on this machine and build the topology in FILE (YAML or JSON).",
+  description: "Returns once every node runs; the network stays up until 'nextmini down'. Needs root for netns nodes.",
+  options: {
+    listen: { type: "string", env: "NEXTMINI_LISTEN", help: "address and port of the API", value: "ADDR:PORT", default: "127.0.0.1:7400" },
+    namespace: { type: "string", short: "n", env: "NEXTMINI_NAMESPACE", help: "namespace to build the topology in", value: "NS", default: "default" },
+    name: { type: "string", env: "NEXTMINI_NAME", help: "this host's name (default: the hostname)", value: "NAME" },
+    foreground: { type: "boolean", short: "f", help: "stay attached; Ctrl-C tears the network down" },
+    timeout: { type: "string", help: "seconds to wait for every node to run", value: "S", default: "120" },
+    "no-offload": { type: "boolean", env: "NEXTMINI_NO_OFFLOAD", help: "plain TUN packets instead of 64 KB TSO reads" },
+    ...OUTPUT,
+    ...COMMON,
+  },
+  examples: ["nextmini up examples/line.yaml", "nextmini up examples/dumbbell.yaml --foreground"],
+};
+
+const readyFile = (stateDir: string) => path.join(stateDir, "up.ready");
+const logFile = (stateDir: string) => path.join(stateDir, "up.log");
+
+export async function main(values: Values, positionals: string[]): Promise<number> {
+  const file = positionals[0];
+  if (!file) throw new UsageError("up needs a topology file: nextmini up FILE");
+  // a bad document is reported before anything starts
+  await loadTopologyFile(file);
+  const stateDir = str(values, "state-dir");
+  const running = readPid(stateDir);
+  if (running !== undefined) throw new UsageError(`nextmini is already up (pid ${running}); run 'nextmini down' first`);
+  return values.foreground ? foreground(values, file) : background(values, file, stateDir);
+}
+
+async function background(values: Values, file: string, stateDir: string): Promise<number> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  rmSync(readyFile(stateDir), { force: true });
+  const out = openSync(logFile(stateDir), "w");
+  const args = process.argv.slice(process.argv.indexOf("up") + 1).filter((a) => a !== "--foreground" && a !== "-f");
+  const child = Bun.spawn([...selfArgv(), "up", ...args, "--foreground"], {
+    stdio: ["ignore", out, out],
+    env: { ...process.env, NEXTMINI_STATE_DIR: stateDir },
+    detached: true,
+  });
+  closeSync(out);
+  child.unref();
+  const limit = Date.now() + (Number(values.timeout) + 30) * 1000;
+  while (Date.now() < limit) {
+    if (existsSync(readyFile(stateDir))) {
+      process.stdout.write(readFileSync(readyFile(stateDir), "utf8"));
+      return 0;
+    }
+    if (child.exitCode !== null || !alive(child.pid)) {
+      console.error(`nextmini up failed; its log (${logFile(stateDir)}):\n${readFileSync(logFile(stateDir), "utf8").trimEnd()}`);
+      return 1;
+    }
+    await Bun.sleep(100);
+  }
+  console.error(`nextmini up did not finish in time; see ${logFile(stateDir)}`);
+  return 1;
+}
+
+async function foreground(values: Values, file: string): Promise<number> {
+  const stateDir = str(values, "state-dir");
+  const namespace = str(values, "namespace");
+  const log = (l: string) => console.error(l);
+  const doc = await loadTopologyFile(file);
+  const ctl = await startController({ listen: str(values, "listen"), stateDir, store: "memory", log });
+  if (ctl.createdTokens) printTokens(ctl.apiToken, ctl.joinToken, stateDir);
+  writePid(stateDir);
+  const agent = await startAgent({
+    controller: ctl.url,
+    joinToken: ctl.joinToken,
+    name: typeof values.name === "string" ? values.name : defaultHostName(),
+    offload: values["no-offload"] !== true,
+    log,
+  });
+  let code = 0;
+  const shutdown = async () => {
+    console.error("tearing down: removing nodes and TUN devices");
+    await agent.stop();
+    await ctl.stop();
+    removePid(stateDir);
+    rmSync(readyFile(stateDir), { force: true });
+  };
+  try {
+    await withTimeout(agent.connected, 15_000, "the embedded agent did not join the controller");
+    const client = createClient({ ...values, controller: ctl.url, token: ctl.apiToken });
+    await client.json("PUT", `/namespaces/${namespace}/topology`, doc);
+    await waitRunning(client, namespace, Number(values.timeout) * 1000);
+    const table = await client.text(`/namespaces/${namespace}/nodes?format=table`);
+    const summary = `${table.trimEnd()}\n\nnextmini is up: API ${ctl.url}, namespace ${namespace}. Try: nextmini exec ${firstNode(table)} -- ip addr; stop with: nextmini down\n`;
+    writeFileSync(readyFile(stateDir), summary);
+    if (values.foreground) process.stdout.write(summary);
+  } catch (e) {
+    console.error(`nextmini up: ${(e as Error).message}`);
+    code = 1;
+  }
+  if (code === 0) await waitForSignal();
+  await shutdown();
+  return code;
+}
+
+async function waitRunning(client: ReturnType<typeof createClient>, namespace: string, timeoutMs: number): Promise<void> {
+  const limit = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    const nodes = await client.json<{ name: string; state: string; error?: string }[]>("GET", `/namespaces/${namespace}/nodes`);
+    const running = nodes.filter((n) => n.state === "running").length;
+    const failed = nodes.filter((n) => n.state === "error");
+    if (failed.length > 0) throw new Error(`nodes failed: ${failed.map((n) => `${n.name}${n.error ? ` (${n.error})` : ""}`).join(", ")}`);
+    if (running === nodes.length) return;
+    const line = `building: ${running}/${nodes.length} nodes running`;
+    if (line !== last) console.error(line);
+    last = line;
+    if (Date.now() > limit) throw new Error(`timed out: ${line}`);
+    await Bun.sleep(100);
+  }
+}
+
+function firstNode(table: string): string {
+  return table.split("\n")[1]?.split(/\s+/)[0] ?? "NODE";
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms))]);
+}

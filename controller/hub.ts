@@ -1,0 +1,377 @@
+/**
+ * @module
+ * The registry of connected agents. It is transport-agnostic: the WebSocket
+ * route (or the embedded mode, or a test) hands it a connection that can send
+ * bytes and close, and feeds it every message and the close. The hub runs the
+ * handshake (hello -> welcome + state), keeps each host's facts, liveness,
+ * node statuses and link counters, pushes desired state, and runs `exec`
+ * round trips. Untrusted bytes are decoded once by protocol/wire.ts; a bad
+ * frame is logged and answered, never thrown.
+ *
+ * Liveness uses an injected clock: a host is up while its last hello or
+ * heartbeat is at most `heartbeatTimeoutMs` old. The sweep timer only logs the
+ * transitions; every read computes liveness from the clock, so tests advance
+ * a fake clock instead of sleeping.
+ */
+import { ApiError } from "../protocol/errors.ts";
+import type { NamespaceState, NodeState } from "../protocol/state.ts";
+import {
+  type AgentFrame,
+  type ControllerFrame,
+  decodeAgentFrame,
+  encodeFrame,
+  type HostFacts,
+  type LinkCounters,
+  PROTOCOL_VERSION,
+} from "../protocol/wire.ts";
+import type { HostRecord, Store } from "./store.ts";
+import { constantTimeEqual } from "./tokens.ts";
+
+/** What the hub needs from a transport: send one binary frame, close with a code. */
+export interface AgentConn {
+  send(bytes: Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+
+/** Returned by `attach`; the transport calls these for every message and on close. */
+export interface AgentSession {
+  /** the host name once the hello was accepted */
+  readonly host: string | undefined;
+  onMessage(data: Uint8Array | ArrayBuffer | string): void;
+  onClose(): void;
+}
+
+export type Clock = { now(): number };
+export type ExecResult = { exitCode: number; stdout: string; stderr: string };
+export type HostView = HostRecord & { state: "up" | "down"; connected: boolean };
+/** A node as its agent last reported it (or as derived when it has not). */
+export type NodeObservation = { state: NodeState; netns?: string; error?: string };
+
+/** Close codes: 4001 means "do not retry with the same settings". */
+export const CLOSE_REJECTED = 4001;
+export const CLOSE_REPLACED = 4003;
+
+export type HubOptions = {
+  joinToken: string;
+  store: Store;
+  /** the desired state for one host: every namespace with a node on it */
+  stateFor(host: string): NamespaceState[];
+  log?: (line: string) => void;
+  clock?: Clock;
+  heartbeatTimeoutMs?: number;
+  sweepIntervalMs?: number;
+  /** how long past the command's own timeout to wait for the agent's answer */
+  execGraceMs?: number;
+  /** where an operator finds the join token, for the rejection message */
+  joinTokenHint?: string;
+};
+
+type Pending = {
+  host: string;
+  resolve(r: ExecResult): void;
+  reject(e: ApiError): void;
+  timer: ReturnType<typeof setTimeout>;
+};
+
+class Session implements AgentSession {
+  host: string | undefined;
+  lastHeartbeat = 0;
+  down = false;
+  readonly nodes = new Map<string, NodeObservation>();
+
+  constructor(
+    readonly hub: AgentHub,
+    readonly conn: AgentConn,
+    readonly remoteAddress: string,
+  ) {}
+
+  onMessage(data: Uint8Array | ArrayBuffer | string): void {
+    this.hub.handleMessage(this, data);
+  }
+
+  onClose(): void {
+    this.hub.handleClose(this);
+  }
+
+  send(frame: ControllerFrame): void {
+    try {
+      this.conn.send(encodeFrame(frame));
+    } catch (e) {
+      // the socket may have closed under us; its close event cleans up
+      this.hub.log(`agent ${this.label()}: send failed: ${(e as Error).message}`);
+    }
+  }
+
+  label(): string {
+    return this.host ?? `(unjoined, ${this.remoteAddress})`;
+  }
+}
+
+export class AgentHub {
+  readonly log: (line: string) => void;
+  readonly #opts: HubOptions;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
+  readonly #sessions = new Map<string, Session>();
+  readonly #counters = new Map<string, Map<string, LinkCounters>>();
+  readonly #pending = new Map<number, Pending>();
+  #nextExecId = 1;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(opts: HubOptions) {
+    this.#opts = opts;
+    this.log = opts.log ?? (() => {});
+    this.#clock = opts.clock ?? { now: () => Date.now() };
+    this.#timeoutMs = opts.heartbeatTimeoutMs ?? 5000;
+  }
+
+  /** Starts the liveness sweep timer (tests call `sweep()` themselves instead). */
+  start(): void {
+    this.#timer ??= setInterval(() => this.sweep(), this.#opts.sweepIntervalMs ?? 1000);
+  }
+
+  /** Stops the timer, fails pending execs and closes every agent connection. */
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const s of [...this.#sessions.values()]) {
+      this.#dropSession(s, "the controller is shutting down");
+      s.conn.close(1001, "controller shutting down");
+    }
+  }
+
+  attach(conn: AgentConn, remoteAddress: string): AgentSession {
+    return new Session(this, conn, remoteAddress);
+  }
+
+  /** Logs hosts that went down since the last sweep; returns their names. */
+  sweep(): string[] {
+    const now = this.#clock.now();
+    const gone: string[] = [];
+    for (const s of this.#sessions.values()) {
+      if (!s.down && now - s.lastHeartbeat > this.#timeoutMs) {
+        s.down = true;
+        gone.push(s.host ?? "");
+        this.log(`host ${s.host}: no heartbeat for ${this.#timeoutMs} ms; it is down and its nodes are lost`);
+      }
+    }
+    return gone;
+  }
+
+  /** Connected and heard from within the heartbeat timeout. */
+  isUp(host: string): boolean {
+    const s = this.#sessions.get(host);
+    return s !== undefined && this.#clock.now() - s.lastHeartbeat <= this.#timeoutMs;
+  }
+
+  upHosts(): string[] {
+    return [...this.#sessions.keys()].filter((h) => this.isUp(h)).sort();
+  }
+
+  /** Every host that ever joined, with its liveness. */
+  hosts(): HostView[] {
+    return this.#opts.store.listHosts().map((h) => ({
+      ...h,
+      state: this.isUp(h.name) ? "up" : "down",
+      connected: this.#sessions.has(h.name),
+    }));
+  }
+
+  /**
+   * A node's observed state: what its agent reported; "building" while the
+   * agent has not reported it yet; "lost" while its host is down or gone.
+   */
+  observeNode(host: string, namespace: string, node: string): NodeObservation {
+    if (!this.isUp(host)) return { state: "lost" };
+    return this.#sessions.get(host)?.nodes.get(key(namespace, node)) ?? { state: "building" };
+  }
+
+  /** The latest counters of a namespace's link directions, summed over hosts. */
+  linkCounters(namespace: string): LinkCounters[] {
+    const sum = new Map<string, LinkCounters>();
+    for (const perHost of this.#counters.values()) {
+      for (const c of perHost.values()) {
+        if (c.namespace !== namespace) continue;
+        const k = key(c.id, c.dir);
+        const prev = sum.get(k);
+        if (!prev) {
+          sum.set(k, { ...c, drops: { ...c.drops } });
+          continue;
+        }
+        prev.packets += c.packets;
+        prev.bytes += c.bytes;
+        for (const [reason, n] of Object.entries(c.drops)) prev.drops[reason] = (prev.drops[reason] ?? 0) + n;
+      }
+    }
+    return [...sum.values()];
+  }
+
+  /** Sends the host its whole desired state; false when it is not connected. */
+  pushState(host: string): boolean {
+    const s = this.#sessions.get(host);
+    if (!s) return false;
+    s.send({ type: "state", namespaces: this.#opts.stateFor(host) });
+    return true;
+  }
+
+  /** Runs a command inside a node through its host's agent. */
+  exec(host: string, namespace: string, node: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    const s = this.#sessions.get(host);
+    if (!s || !this.isUp(host)) {
+      return Promise.reject(new ApiError(503, "host_down", `host ${host}, which holds node ${node}, is not connected`));
+    }
+    const id = this.#nextExecId++;
+    const waitMs = timeoutMs + (this.#opts.execGraceMs ?? 2000);
+    return new Promise<ExecResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(
+          new ApiError(504, "exec_timeout", `no result from node ${node} on host ${host} within ${timeoutMs} ms`, {
+            timeoutMs,
+          }),
+        );
+      }, waitMs);
+      this.#pending.set(id, { host, resolve, reject, timer });
+      s.send({ type: "exec", id, namespace, node, command, timeoutMs });
+    });
+  }
+
+  /** @internal called by Session */
+  handleMessage(s: Session, data: Uint8Array | ArrayBuffer | string): void {
+    if (typeof data === "string") {
+      this.#reject(s, "text frame; agents send binary msgpack frames");
+      return;
+    }
+    const decoded = decodeAgentFrame(data instanceof Uint8Array ? data : new Uint8Array(data));
+    if (!decoded.ok) {
+      this.#reject(s, decoded.reason);
+      return;
+    }
+    const frame = decoded.frame;
+    if (s.host === undefined) {
+      this.#hello(s, frame);
+      return;
+    }
+    if (this.#sessions.get(s.host) !== s) return; // replaced by a newer connection
+    this.#dispatch(s, s.host, frame);
+  }
+
+  /** @internal called by Session */
+  handleClose(s: Session): void {
+    if (s.host === undefined || this.#sessions.get(s.host) !== s) return;
+    this.#dropSession(s, "the agent disconnected");
+    this.log(`agent ${s.host}: disconnected`);
+  }
+
+  #dispatch(s: Session, host: string, frame: AgentFrame): void {
+    switch (frame.type) {
+      case "hello":
+        this.#reject(s, "hello sent twice on one connection");
+        return;
+      case "heartbeat": {
+        s.lastHeartbeat = this.#clock.now();
+        if (s.down) {
+          s.down = false;
+          this.log(`host ${host}: heartbeats resumed; it is up`);
+        }
+        this.#saveHost(s, host, frame.facts);
+        return;
+      }
+      case "status":
+        for (const n of frame.nodes) {
+          s.nodes.set(key(n.namespace, n.name), { state: n.state, netns: n.netns, error: n.error });
+          if (n.state === "error") this.log(`agent ${host}: node ${n.namespace}/${n.name} failed: ${n.error ?? "no reason given"}`);
+        }
+        return;
+      case "counters": {
+        let perHost = this.#counters.get(host);
+        if (!perHost) this.#counters.set(host, (perHost = new Map()));
+        for (const c of frame.links) perHost.set(key(c.namespace, key(c.id, c.dir)), c);
+        return;
+      }
+      case "execResult": {
+        const p = this.#pending.get(frame.id);
+        if (!p || p.host !== host) {
+          this.log(`agent ${host}: result for unknown exec ${frame.id} (it may have timed out)`);
+          return;
+        }
+        this.#pending.delete(frame.id);
+        clearTimeout(p.timer);
+        p.resolve({ exitCode: frame.exitCode, stdout: frame.stdout, stderr: frame.stderr });
+        return;
+      }
+      case "error":
+        this.log(`agent ${host} reports: ${frame.message}`);
+        return;
+    }
+  }
+
+  #hello(s: Session, frame: AgentFrame): void {
+    if (frame.type !== "hello") {
+      this.#fatal(s, `expected a hello frame first, got "${frame.type}"`, "expected hello");
+      return;
+    }
+    if (frame.version !== PROTOCOL_VERSION) {
+      this.#fatal(
+        s,
+        `protocol version ${frame.version} is not supported: this controller speaks version ${PROTOCOL_VERSION}; run the same nextmini release on agents and controller`,
+        "protocol version mismatch",
+      );
+      return;
+    }
+    if (!constantTimeEqual(frame.joinToken, this.#opts.joinToken)) {
+      const hint = this.#opts.joinTokenHint ?? "~/.nextmini/join-token on the controller's host";
+      this.#fatal(s, `join token rejected: it does not match the controller's; use the token in ${hint}`, "join token rejected");
+      return;
+    }
+    const previous = this.#sessions.get(frame.name);
+    if (previous) {
+      this.#dropSession(previous, `host ${frame.name} reconnected`);
+      previous.conn.close(CLOSE_REPLACED, "replaced by a newer connection");
+      this.log(`agent ${frame.name}: new connection from ${s.remoteAddress} replaces the old one`);
+    }
+    s.host = frame.name;
+    s.lastHeartbeat = this.#clock.now();
+    this.#sessions.set(frame.name, s);
+    this.#counters.delete(frame.name); // a fresh agent counts from zero
+    this.#saveHost(s, frame.name, frame.facts);
+    this.log(`agent ${frame.name}: joined from ${s.remoteAddress} (${frame.facts.cpus} cpus)`);
+    s.send({ type: "welcome", version: PROTOCOL_VERSION, host: frame.name });
+    this.pushState(frame.name);
+  }
+
+  #saveHost(s: Session, host: string, facts: HostFacts): void {
+    this.#opts.store.putHost({ name: host, address: s.remoteAddress, facts, lastSeen: this.#clock.now() });
+  }
+
+  #dropSession(s: Session, why: string): void {
+    if (s.host === undefined) return;
+    this.#sessions.delete(s.host);
+    for (const [id, p] of this.#pending) {
+      if (p.host !== s.host) continue;
+      this.#pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(new ApiError(502, "agent_disconnected", `exec on host ${s.host} failed: ${why}`));
+    }
+  }
+
+  #reject(s: Session, reason: string): void {
+    this.log(`agent ${s.label()}: rejected frame: ${reason}`);
+    if (s.host === undefined) {
+      this.#fatal(s, `rejected frame before hello: ${reason}`, "expected hello", false);
+      return;
+    }
+    s.send({ type: "error", message: `rejected frame: ${reason}`, fatal: false });
+  }
+
+  #fatal(s: Session, message: string, closeReason: string, log = true): void {
+    if (log) this.log(`agent ${s.label()}: ${message}`);
+    s.send({ type: "error", message, fatal: true });
+    s.conn.close(CLOSE_REJECTED, closeReason);
+  }
+}
+
+function key(a: string, b: string): string {
+  // "/" cannot occur in a name, so the key is unambiguous
+  return `${a}/${b}`;
+}

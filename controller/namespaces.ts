@@ -1,0 +1,349 @@
+/**
+ * @module
+ * The namespace logic: desired state changes, each validated in full before
+ * anything is written, then committed to the store, then pushed to every
+ * agent whose hosts the change touches. `default` always exists. Next-hop
+ * tables are derived (controller/routing.ts) and cached per namespace until
+ * the next change. Handlers in routes/ parse requests and call in here.
+ */
+import type { LinkCreate, LinkPatch, RouteInput, ShapingInput } from "../protocol/api.ts";
+import { ApiError } from "../protocol/errors.ts";
+import {
+  DEFAULT_SHAPING,
+  type LinkSpec,
+  type NamespaceState,
+  type NextHops,
+  type NodeSpec,
+  type RouteSpec,
+  type Shaping,
+} from "../protocol/state.ts";
+import { DEFAULT_SUBNET, TopologyError, type TopologyDocument } from "../protocol/topology.ts";
+import { type ResolvedTopology, resolveTopology } from "../protocol/topology-resolve.ts";
+import { placeNodes } from "./placement.ts";
+import { computeNextHops, validateRoutes } from "./routing.ts";
+import { DEFAULT_SETTINGS, type NamespaceRecord, type Store } from "./store.ts";
+
+export const DEFAULT_NAMESPACE = "default";
+
+/** What namespace logic needs from the agent hub. */
+export interface AgentPort {
+  /** hosts that can take new nodes */
+  upHosts(): string[];
+  /** send the host its whole desired state; false when it is not connected */
+  pushState(host: string): boolean;
+}
+
+export type NamespacesOptions = { store: Store; agents: AgentPort; log?: (line: string) => void };
+
+export type ApplyResult = { record: NamespaceRecord; added: string[]; removed: string[]; kept: string[] };
+
+export class Namespaces {
+  readonly #store: Store;
+  readonly #agents: AgentPort;
+  readonly #log: (line: string) => void;
+  readonly #hops = new Map<string, NextHops>();
+
+  constructor(opts: NamespacesOptions) {
+    this.#store = opts.store;
+    this.#agents = opts.agents;
+    this.#log = opts.log ?? (() => {});
+    if (!this.#store.getNamespace(DEFAULT_NAMESPACE)) this.#store.putNamespace(emptyNamespace(DEFAULT_NAMESPACE));
+  }
+
+  list(): NamespaceRecord[] {
+    return this.#store.listNamespaces();
+  }
+
+  find(name: string): NamespaceRecord | undefined {
+    return this.#store.getNamespace(name);
+  }
+
+  /** The namespace, or a 404 naming it. */
+  get(name: string): NamespaceRecord {
+    const ns = this.#store.getNamespace(name);
+    if (!ns) {
+      const known = this.#store.listNamespaces().map((n) => n.name);
+      throw new ApiError(404, "namespace_not_found", `no namespace named "${name}"`, { namespaces: known });
+    }
+    return ns;
+  }
+
+  /** A node of a namespace, or a 404 naming it. */
+  node(namespace: string, name: string): NodeSpec {
+    const node = this.get(namespace).nodes.find((n) => n.name === name);
+    if (!node) throw new ApiError(404, "node_not_found", `no node named "${name}" in namespace "${namespace}"`);
+    return node;
+  }
+
+  nextHops(namespace: string): NextHops {
+    let hops = this.#hops.get(namespace);
+    if (!hops) {
+      const ns = this.get(namespace);
+      hops = computeNextHops(ns.nodes, ns.links);
+      this.#hops.set(namespace, hops);
+    }
+    return hops;
+  }
+
+  /** What an agent realizes: every namespace with a node on `host`, whole. */
+  stateFor(host: string): NamespaceState[] {
+    return this.#store
+      .listNamespaces()
+      .filter((ns) => ns.nodes.some((n) => n.host === host))
+      .map((ns) => ({
+        name: ns.name,
+        subnet: ns.subnet,
+        nodes: ns.nodes,
+        links: ns.links,
+        routes: ns.routes,
+        nextHops: this.nextHops(ns.name),
+      }));
+  }
+
+  /** Nodes per host over every namespace (except `without`), for placement and /hosts. */
+  nodesPerHost(without?: string): Map<string, number> {
+    const load = new Map<string, number>();
+    for (const ns of this.#store.listNamespaces()) {
+      if (ns.name === without) continue;
+      for (const n of ns.nodes) load.set(n.host, (load.get(n.host) ?? 0) + 1);
+    }
+    return load;
+  }
+
+  /** Resolves a topology document against the namespace as it is, then applies it. */
+  applyDocument(name: string, doc: TopologyDocument): ApplyResult {
+    const current = this.find(name);
+    let resolved: ResolvedTopology;
+    try {
+      resolved = resolveTopology(doc, { subnet: current?.subnet, existing: current?.nodes });
+    } catch (e) {
+      if (e instanceof TopologyError) throw invalid("invalid_topology", "the topology is invalid", e.issues);
+      throw e;
+    }
+    return this.applyTopology(name, resolved);
+  }
+
+  /**
+   * Replaces the namespace's nodes, links and routes (creating the namespace if
+   * needed). Nodes that keep their name keep index, address and host; new ones
+   * (and ones the document moves) are placed on up hosts.
+   */
+  applyTopology(name: string, topo: ResolvedTopology): ApplyResult {
+    const before = this.find(name);
+    const old = new Map((before?.nodes ?? []).map((n) => [n.name, n]));
+    const issues = [
+      ...checkLinks(topo.nodes, topo.links),
+      ...validateRoutes(topo.routes, topo.links, topo.nodes.map((n) => n.name)).map((i) => `routes${i}`),
+    ];
+    if (issues.length > 0) throw invalid("invalid_topology", "the topology is invalid", issues);
+
+    const toPlace = topo.nodes.filter((n) => {
+      const prev = old.get(n.name);
+      return !prev || (n.host !== undefined && n.host !== prev.host);
+    });
+    const load = this.nodesPerHost(name);
+    for (const n of topo.nodes) {
+      const prev = old.get(n.name);
+      if (prev && !toPlace.includes(n)) load.set(prev.host, (load.get(prev.host) ?? 0) + 1);
+    }
+    const placement = placeNodes(toPlace, this.#agents.upHosts(), load);
+    if (!placement.ok) {
+      throw new ApiError(
+        503,
+        "no_hosts",
+        `no agent is connected, so nodes ${summarize(placement.unplaced)} have no host to run on; ` +
+          "start one with `nextmini agent` pointing at this controller and its join token",
+        { unplaced: placement.unplaced },
+      );
+    }
+    const nodes: NodeSpec[] = topo.nodes.map((n) => ({
+      name: n.name,
+      kind: n.kind,
+      index: n.index,
+      ip: n.ip,
+      host: placement.hosts.get(n.name) ?? old.get(n.name)?.host ?? "",
+      mtu: n.mtu,
+    }));
+    const record: NamespaceRecord = {
+      name,
+      subnet: topo.subnet,
+      settings: before?.settings ?? { ...DEFAULT_SETTINGS },
+      nodes,
+      links: topo.links,
+      routes: topo.routes,
+    };
+    this.#commit(before, record);
+    const names = new Set(nodes.map((n) => n.name));
+    return {
+      record,
+      added: nodes.filter((n) => !old.has(n.name)).map((n) => n.name),
+      removed: [...old.keys()].filter((n) => !names.has(n)),
+      kept: nodes.filter((n) => old.has(n.name)).map((n) => n.name),
+    };
+  }
+
+  /** Adds one link; symmetric fields apply both ways, `ab`/`ba` on top. */
+  addLink(namespace: string, input: LinkCreate): LinkSpec {
+    const ns = this.get(namespace);
+    const issues: string[] = [];
+    for (const end of ["a", "b"] as const) {
+      if (!ns.nodes.some((n) => n.name === input[end])) {
+        issues.push(`${end}: no node named "${input[end]}" in namespace "${namespace}"`);
+      }
+    }
+    if (input.a === input.b) issues.push("b: a link cannot connect a node to itself");
+    if (issues.length > 0) throw invalid("invalid_request", "the link is invalid", issues);
+    const same = ns.links.find((l) => (l.a === input.a && l.b === input.b) || (l.a === input.b && l.b === input.a));
+    if (same) {
+      throw new ApiError(409, "link_exists", `${input.a} and ${input.b} are already linked by "${same.id}"; PATCH it instead`, {
+        id: same.id,
+      });
+    }
+    const id = input.id ?? `${input.a}:${input.b}`;
+    if (ns.links.some((l) => l.id === id)) {
+      throw new ApiError(409, "link_exists", `a link with id "${id}" already exists; give another id`, { id });
+    }
+    const both = layer(DEFAULT_SHAPING, input);
+    const link: LinkSpec = { id, a: input.a, b: input.b, ab: layer(both, input.ab), ba: layer(both, input.ba) };
+    this.#commit(ns, { ...ns, links: [...ns.links, link] });
+    return link;
+  }
+
+  /** Changes shaping of a link: symmetric fields change both directions, `ab`/`ba` one. */
+  patchLink(namespace: string, id: string, patch: LinkPatch): LinkSpec {
+    const ns = this.get(namespace);
+    const link = findLink(ns, id);
+    const updated: LinkSpec = {
+      ...link,
+      ab: layer(layer(link.ab, patch), patch.ab),
+      ba: layer(layer(link.ba, patch), patch.ba),
+    };
+    this.#commit(ns, { ...ns, links: ns.links.map((l) => (l.id === id ? updated : l)) });
+    return updated;
+  }
+
+  /** Removes a link no route uses. */
+  deleteLink(namespace: string, id: string): LinkSpec {
+    const ns = this.get(namespace);
+    const link = findLink(ns, id);
+    const users = ns.routes.filter((r) => r.path.some((n, i) => i > 0 && joins(link, r.path[i - 1], n)));
+    if (users.length > 0) {
+      const ids = users.map((r) => r.id);
+      throw new ApiError(
+        409,
+        "link_in_use",
+        `link "${id}" carries routes ${ids.join(", ")}; replace the routes (PUT /routes) before removing it`,
+        { routes: ids },
+      );
+    }
+    this.#commit(ns, { ...ns, links: ns.links.filter((l) => l.id !== id) });
+    return link;
+  }
+
+  /** Replaces the route table; every hop of every path must follow a link. */
+  replaceRoutes(namespace: string, input: readonly RouteInput[]): RouteSpec[] {
+    const ns = this.get(namespace);
+    const issues: string[] = [];
+    const routes: RouteSpec[] = input.map((r, i) => {
+      // ids by position, as in topology documents, so a table that names no route is reproducible
+      const path = r.path ?? chainOf(r.edges ?? [], i, issues);
+      return { id: r.id ?? `r${i + 1}`, path, weight: r.weight ?? 1 };
+    });
+    if (issues.length === 0) {
+      issues.push(...validateRoutes(routes.filter((r) => r.path.length >= 2), ns.links, ns.nodes.map((n) => n.name)));
+    }
+    if (issues.length > 0) throw invalid("invalid_request", "the routes are invalid", issues);
+    this.#commit(ns, { ...ns, routes });
+    return routes;
+  }
+
+  #commit(before: NamespaceRecord | undefined, after: NamespaceRecord): void {
+    this.#store.putNamespace(after);
+    this.#hops.delete(after.name);
+    // hosts that lost their last node of this namespace need the state without it
+    const hosts = new Set([...(before?.nodes ?? []), ...after.nodes].map((n) => n.host));
+    for (const host of [...hosts].sort()) {
+      if (host !== "" && !this.#agents.pushState(host)) this.#log(`host ${host} is not connected; it gets namespace ${after.name} when it joins`);
+    }
+  }
+}
+
+export function emptyNamespace(name: string): NamespaceRecord {
+  return { name, subnet: DEFAULT_SUBNET, settings: { ...DEFAULT_SETTINGS }, nodes: [], links: [], routes: [] };
+}
+
+function invalid(code: string, what: string, issues: string[]): ApiError {
+  return new ApiError(422, code, `${what}: ${issues.join("; ")}`, { issues });
+}
+
+function findLink(ns: NamespaceRecord, id: string): LinkSpec {
+  const link = ns.links.find((l) => l.id === id);
+  if (!link) throw new ApiError(404, "link_not_found", `no link with id "${id}" in namespace "${ns.name}"`);
+  return link;
+}
+
+function joins(link: LinkSpec, x: string, y: string): boolean {
+  return (link.a === x && link.b === y) || (link.a === y && link.b === x);
+}
+
+/** Links of a resolved topology must join two distinct known nodes, at most once per pair and id. */
+function checkLinks(nodes: readonly { name: string }[], links: readonly LinkSpec[]): string[] {
+  const issues: string[] = [];
+  const known = new Set(nodes.map((n) => n.name));
+  const ids = new Set<string>();
+  const pairs = new Set<string>();
+  links.forEach((l, i) => {
+    for (const end of ["a", "b"] as const) if (!known.has(l[end])) issues.push(`links[${i}].${end}: unknown node "${l[end]}"`);
+    if (ids.has(l.id)) issues.push(`links[${i}].id: duplicate link id "${l.id}"`);
+    const pair = l.a < l.b ? `${l.a}\n${l.b}` : `${l.b}\n${l.a}`;
+    if (pairs.has(pair)) issues.push(`links[${i}]: duplicate link between ${l.a} and ${l.b}`);
+    ids.add(l.id);
+    pairs.add(pair);
+  });
+  return issues;
+}
+
+/**
+ * The path that `edges` describe, when they form one simple chain. Branching
+ * edges describe a DAG route, which RouteSpec (and the dataplane) cannot
+ * carry yet, so they are refused with a sentence saying so.
+ */
+function chainOf(edges: readonly (readonly [string, string])[], i: number, issues: string[]): string[] {
+  const next = new Map<string, string>();
+  const hasParent = new Set<string>();
+  let branching = false;
+  for (const [from, to] of edges) {
+    if (next.has(from) || hasParent.has(to)) branching = true;
+    next.set(from, to);
+    hasParent.add(to);
+  }
+  const starts = [...next.keys()].filter((n) => !hasParent.has(n));
+  const path = starts.length === 1 ? [starts[0]] : [];
+  while (path.length > 0 && path.length <= edges.length) {
+    const to = next.get(path[path.length - 1]);
+    if (to === undefined) break;
+    path.push(to);
+  }
+  if (branching || starts.length !== 1 || path.length !== edges.length + 1) {
+    issues.push(`[${i}].edges: edges (DAG routes) are not supported yet; give path (edges must form a single chain)`);
+    return [];
+  }
+  return path;
+}
+
+/** Shaping with the fields `over` sets on top of `under`. */
+function layer(under: Shaping, over: ShapingInput | undefined): Shaping {
+  if (over === undefined) return under;
+  return {
+    bandwidth: over.bandwidth ?? under.bandwidth,
+    delay: over.delay ?? under.delay,
+    jitter: over.jitter ?? under.jitter,
+    loss: over.loss ?? under.loss,
+    queue: over.queue ?? under.queue,
+    reorder: over.reorder ?? under.reorder,
+  };
+}
+
+function summarize(names: readonly string[]): string {
+  return names.length <= 5 ? names.join(", ") : `${names.slice(0, 5).join(", ")} and ${names.length - 5} more`;
+}

@@ -1,0 +1,63 @@
+/**
+ * @module
+ * The controller's persistent desired state behind one small interface: the
+ * namespaces (settings, nodes, links, routes) and the hosts that have ever
+ * joined. Implementations: `store-sqlite.ts` (the default, a file in the state
+ * dir) and `store-memory.ts` (tests, throwaway controllers). The store is always
+ * injected, never imported as a global, so a test can hand in its own.
+ *
+ * The interface is synchronous on purpose: both implementations are in-process
+ * and synchronous (bun:sqlite is), and a synchronous store lets namespace logic
+ * validate and commit a change without another request interleaving between
+ * the read and the write.
+ */
+import { z } from "zod";
+import { Name } from "../protocol/names.ts";
+import { LinkSpec, NodeSpec, RouteSpec } from "../protocol/state.ts";
+import { HostFacts } from "../protocol/wire.ts";
+
+export const LOAD_KINDS = ["cpucommit", "memcommit", "netcommit"] as const;
+
+export const NamespaceSettings = z.strictObject({
+  /** queue launches instead of scheduling them at once (minimega's queueing) */
+  queueing: z.boolean(),
+  /** which commit the scheduler balances hosts by */
+  load: z.enum(LOAD_KINDS),
+});
+export type NamespaceSettings = z.infer<typeof NamespaceSettings>;
+
+export const DEFAULT_SETTINGS: NamespaceSettings = { queueing: false, load: "cpucommit" };
+
+/** One namespace as stored: everything needed to rebuild it after a restart. */
+export const NamespaceRecord = z.strictObject({
+  name: Name,
+  subnet: z.string(),
+  settings: NamespaceSettings,
+  nodes: z.array(NodeSpec),
+  links: z.array(LinkSpec),
+  routes: z.array(RouteSpec),
+});
+export type NamespaceRecord = z.infer<typeof NamespaceRecord>;
+
+/** A host that has joined at least once; `lastSeen` is milliseconds since the epoch. */
+export const HostRecord = z.strictObject({
+  name: Name,
+  address: z.string(),
+  facts: HostFacts,
+  lastSeen: z.number(),
+});
+export type HostRecord = z.infer<typeof HostRecord>;
+
+export interface Store {
+  /** every namespace, ordered by name */
+  listNamespaces(): NamespaceRecord[];
+  getNamespace(name: string): NamespaceRecord | undefined;
+  /** insert or replace the whole namespace */
+  putNamespace(ns: NamespaceRecord): void;
+  deleteNamespace(name: string): void;
+  /** every known host, ordered by name */
+  listHosts(): HostRecord[];
+  getHost(name: string): HostRecord | undefined;
+  putHost(host: HostRecord): void;
+  close(): void;
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean clone: installs what the tests need when it
+# is missing (Debian packages when root, npm packages), builds dist/nextmini
+# (integration tests run the compiled binary too), then runs `bun test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v ping >/dev/null || need+=(iputils-ping)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${need[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "WARNING: missing ${need[*]} and cannot apt-get them (not root); tests that need them will skip" >&2
+  fi
+fi
+
+[ -x node_modules/.bin/bun ] || npm ci --no-audit --no-fund
+BUN=node_modules/.bin/bun
+$BUN run scripts/build.ts
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+$BUN test --timeout 120000 "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+pass=$(grep -Eo '^ *[0-9]+ pass' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+fail=$(grep -Eo '^ *[0-9]+ fail' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+skip=$(grep -Eo '^ *[0-9]+ skip' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+echo "tests: ${pass} passed, ${fail} failed, ${skip} skipped"
+exit "$status"
