@@ -41,3 +41,14 @@ export function sendList<T>(c: Context, rows: readonly T[], listing: Listing<T>)
   const r = renderList(rows, listing, { format: c.req.query("format"), columns: c.req.query("columns") });
   return c.body(r.body, 200, { "content-type": r.contentType });
 }
+
+/**
+ * Lifts Bun's per-connection idle timeout (10 s by default) for a request that
+ * waits on an agent, such as exec, which may legitimately run for minutes.
+ */
+export function allowSlowResponse(c: Context, seconds: number): void {
+  const env: unknown = c.env;
+  if (typeof env !== "object" || env === null || !("timeout" in env) || typeof env.timeout !== "function") return;
+  // 0 disables the timeout; Bun caps the value at 255 seconds otherwise
+  env.timeout(c.req.raw, seconds > 255 ? 0 : Math.ceil(seconds));
+}

@@ -63,13 +63,11 @@ describe("LinkShaper", () => {
   test("paced below the rate, packets see only their own transmission time", () => {
     const sh = new LinkShaper(shaping({ bandwidth: 100e6, delay: 0.001 }));
     for (let i = 0; i < 50; i++) {
-      const now = i * MS;
-      sh.enqueue(now, i, 1, 1250); // 0.1 ms at 100 Mbit/s
-      expect(sh.occupancy(now)).toBe(1);
-      const got = run(sh, now + 0.999 * MS);
-      expect(got).toEqual([[i, now + 0.1 * MS + 1 * MS]].filter(([, t]) => t <= now + 0.999 * MS));
-      expect(run(sh, now + 1.2 * MS)).toEqual(got.length ? [] : [[i, now + 1.1 * MS]]);
+      expect(sh.enqueue(i * MS, i, 1, 1250)).toBe(DROP_NONE); // 0.1 ms at 100 Mbit/s
+      expect(sh.occupancy(i * MS)).toBe(1);
+      expect(sh.occupancy(i * MS + 0.1 * MS)).toBe(0);
     }
+    expect(run(sh)).toEqual([...Array(50).keys()].map((i) => [i, i * MS + 1.1 * MS]));
   });
 
   test("drop-tail at the queue limit, with occupancy draining as transmissions end", () => {
@@ -80,13 +78,17 @@ describe("LinkShaper", () => {
     expect(sh.dropQueue).toBe(5);
     expect(sh.occupancy(0)).toBe(10);
     expect(sh.room(0)).toBe(0);
-    // Three transmissions (1.2 ms each) done, the fourth on the wire.
-    expect(sh.occupancy(3.5 * MS)).toBe(7);
-    expect(sh.room(3.5 * MS)).toBe(3);
-    expect(sh.enqueue(3.5 * MS, 100, 1, 1500)).toBe(DROP_NONE);
-    expect(sh.occupancy(3.6 * MS)).toBe(8);
+    // Transmissions end every 1.2 ms: two done at 3.5 ms, three at 3.7 ms (the fourth on the wire).
+    expect(sh.occupancy(3.5 * MS)).toBe(8);
+    expect(sh.occupancy(3.7 * MS)).toBe(7);
+    expect(sh.room(3.7 * MS)).toBe(3);
+    expect(sh.enqueue(3.7 * MS, 100, 1, 1500)).toBe(DROP_NONE);
+    expect(sh.occupancy(3.7 * MS)).toBe(8);
     expect(sh.occupancy(12 * MS)).toBe(1);
     expect(sh.occupancy(13.2 * MS)).toBe(0);
+    // Segments the caller trims off to fit `room` are counted as queue drops too.
+    sh.countDrop(DROP_QUEUE_FULL, 4);
+    expect(sh.dropQueue).toBe(9);
   });
 
   test("super-packets count as their segments against the limit", () => {
@@ -168,13 +170,15 @@ describe("LinkShaper", () => {
     const sh = new LinkShaper(shaping({ bandwidth: 10e6, delay: 0.002 }));
     for (let i = 0; i < 100; i++) sh.enqueue(0, i, 1, 1500);
     const before = run(sh, 12.6 * MS);
-    expect(before.length).toBe(9); // 9 done by 10.8 ms (+2 ms delay); the 10th releases at 14 ms
+    // Packet k ends transmission at (k + 1) * 1.2 ms and leaves 2 ms later: 8 have left by 12.6 ms.
+    expect(before.length).toBe(8);
     // At 12.6 ms the 11th packet (index 10) is on the wire until 13.2 ms.
     sh.setShaping(12.6 * MS, shaping({ bandwidth: 100e6, delay: 0.02 }));
     sh.enqueue(12.6 * MS, 1000, 1, 1500);
     const after = run(sh);
-    expect(after.length).toBe(92);
+    expect(after.length).toBe(93);
     const at = new Map(after.map(([s, t]) => [s, t]));
+    expect(at.get(8)).toBeCloseTo(12.8 * MS, 0);
     expect(at.get(9)).toBeCloseTo(14 * MS, 0);
     expect(at.get(10)).toBeCloseTo(15.2 * MS, 0);
     // The rest follow at 0.12 ms each after 13.2 ms, keeping the 2 ms delay they drew.

@@ -31,7 +31,7 @@ function onesSum(bytes: number[]): number {
 const u16 = (b: Uint8Array, o: number): number => b[o] * 256 + b[o + 1];
 const u32 = (b: Uint8Array, o: number): number => u16(b, o) * 65536 + u16(b, o + 2);
 
-type Pkt = { bytes: Uint8Array; v6: boolean; ipHdr: number; tcpOff: number };
+type Pkt = { bytes: Uint8Array<ArrayBuffer>; v6: boolean; ipHdr: number; tcpOff: number };
 
 /** Pseudo-header bytes for a TCP segment of `tcpLen` bytes. */
 function pseudo(p: Pkt, tcpLen: number): number[] {

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { ExecRequest, type ExecResponse, type NodeRow } from "../../protocol/api.ts";
 import { ApiError } from "../../protocol/errors.ts";
 import type { Listing } from "../format.ts";
-import { type AppDeps, readBody, sendList } from "../http.ts";
+import { allowSlowResponse, type AppDeps, readBody, sendList } from "../http.ts";
 import { nodeRows } from "../views.ts";
 
 /** Long enough for a ping or a short iperf3; callers with longer commands pass timeoutMs. */
@@ -42,7 +42,9 @@ export function nodeRoutes(deps: AppDeps): Hono {
         state: seen.state,
       });
     }
-    const result: ExecResponse = await deps.hub.exec(node.host, ns, node.name, body.command, body.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS);
+    const timeoutMs = body.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+    allowSlowResponse(c, timeoutMs / 1000 + 10);
+    const result: ExecResponse = await deps.hub.exec(node.host, ns, node.name, body.command, timeoutMs);
     return c.json(result);
   });
 
