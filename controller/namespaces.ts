@@ -156,6 +156,10 @@ export class Namespaces {
         { unplaced: placement.unplaced },
       );
     }
+    for (const n of toPlace) {
+      const got = placement.hosts.get(n.name);
+      if (n.host !== undefined && got !== n.host) this.#log(`namespace ${name}: host ${n.host} of node ${n.name} is not up; placed on ${got}`);
+    }
     const nodes: NodeSpec[] = topo.nodes.map((n) => ({
       name: n.name,
       kind: n.kind,

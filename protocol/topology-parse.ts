@@ -15,6 +15,11 @@ import { TopologyDocument, TopologyError } from "./topology.ts";
 /** Parses and checks a topology file's text; `fileName` starts every message. */
 export function parseTopologyText(text: string, fileName: string): TopologyDocument {
   const raw = /^\s*\{/.test(text) ? parseJson(text, fileName) : parseYaml(text, fileName);
+  return parseTopologyValue(raw, fileName);
+}
+
+/** Checks an already decoded document (an API body, say) with the same messages as a file. */
+export function parseTopologyValue(raw: unknown, fileName?: string): TopologyDocument {
   if (raw === null || raw === undefined) {
     throw new TopologyError(["the document is empty; expected a mapping with generate, nodes, links or routes"], fileName);
   }
@@ -92,7 +97,7 @@ function sentences(issue: Issue, prefix: readonly PropertyKey[], input: unknown)
       const bound = issue.code === "too_small" ? issue.minimum : issue.maximum;
       const word = issue.code === "too_small" ? (issue.inclusive ? "at least" : "more than") : issue.inclusive ? "at most" : "less than";
       if (issue.origin === "array" && Array.isArray(value)) {
-        return [at(`expected ${word} ${String(bound)} items, got ${value.length}`)];
+        return [at(`expected ${word} ${String(bound)} ${bound === 1 ? "item" : "items"}, got ${value.length}`)];
       }
       if (issue.origin === "string" && typeof value === "string") {
         return [at(`expected ${word} ${String(bound)} characters, got ${value.length}`)];

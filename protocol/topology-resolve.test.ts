@@ -73,10 +73,12 @@ describe("generators", () => {
     expect(t.nodes).toHaveLength(36);
     expect([count("h"), count("e"), count("a"), count("c")]).toEqual([16, 8, 8, 4]);
     expect(t.links).toHaveLength(48);
-    // every switch has k ports in use
+    // every switch uses all k ports, every host its one
     const degree = new Map<string, number>();
     for (const l of t.links) for (const n of [l.a, l.b]) degree.set(n, (degree.get(n) ?? 0) + 1);
-    for (const n of t.nodes) expect(degree.get(n.name)).toBe(n.name.startsWith("h") ? 1 : n.name.startsWith("c") ? 4 : 4);
+    for (const n of t.nodes) expect(degree.get(n.name)).toBe(n.name.startsWith("h") ? 1 : 4);
+    // hosts first: h1..h16 hold 10.0.0.1..16
+    expect(t.nodes[15]).toMatchObject({ name: "h16", index: 16, ip: "10.0.0.16/16" });
   });
 
   test("fat tree sizes follow k", () => {
@@ -331,7 +333,12 @@ describe("validation", () => {
       'nodes[2].name: duplicate name "a" (already made by nodes[0])',
       'nodes[3]: duplicate name "h3" (already made by generate[0])',
     ]);
-    expect(issuesOf("generate: [{shape: line, n: 2}, {shape: ring, n: 3}]")[0]).toBe('generate[1]: duplicate name "h1" (already made by generate[0])');
+    expect(issuesOf("generate: [{shape: line, n: 2}, {shape: ring, n: 3}]")).toEqual([
+      'generate[1]: duplicate name "h1" (already made by generate[0]) and 1 more',
+    ]);
+    expect(issuesOf('generate: [{shape: line, n: 500}]\nnodes: ["h[1-1000]"]')).toEqual([
+      'nodes[0]: duplicate name "h1" (already made by generate[0]) and 499 more',
+    ]);
   });
 
   test("a link to itself", () => {

@@ -84,14 +84,22 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
   // Nodes: generators first, then `nodes`, in document order.
   const nodes: NodeDraft[] = [];
   const firstSeen = new Map<string, string>();
-  const addNode = (draft: NodeDraft, where: string) => {
-    const seen = firstSeen.get(draft.name);
-    if (seen !== undefined) {
-      issues.push(`${where}: duplicate name "${draft.name}" (already made by ${seen})`);
-      return;
+  /** Adds the nodes of one entry; a range or generator clashing wholesale is one issue, not thousands. */
+  const addNodes = (drafts: NodeDraft[], where: string): boolean => {
+    const clashes: { name: string; seen: string }[] = [];
+    for (const draft of drafts) {
+      const seen = firstSeen.get(draft.name);
+      if (seen !== undefined) {
+        clashes.push({ name: draft.name, seen });
+        continue;
+      }
+      firstSeen.set(draft.name, draft.origin);
+      nodes.push(draft);
     }
-    firstSeen.set(draft.name, draft.origin);
-    nodes.push(draft);
+    if (clashes.length === 0) return true;
+    const more = clashes.length > 1 ? ` and ${clashes.length - 1} more` : "";
+    issues.push(`${where}: duplicate name "${clashes[0].name}" (already made by ${clashes[0].seen})${more}`);
+    return false;
   };
 
   const generatedLinks: { origin: string; link: GeneratedLink }[] = [];
@@ -108,7 +116,9 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
       issues.push(`${origin}: made the name "${bad}", which is not a valid name (is the prefix too long?)`);
       return;
     }
-    for (const name of out.nodes) addNode({ name, kind: gen.kind ?? defaultKind, mtu: defaultMtu, origin }, origin);
+    const drafts = out.nodes.map((name) => ({ name, kind: gen.kind ?? defaultKind, mtu: defaultMtu, origin }));
+    // Its links would only repeat the clash as duplicate links.
+    if (!addNodes(drafts, origin)) return;
     for (const link of out.links) generatedLinks.push({ origin, link });
   });
 
@@ -127,19 +137,15 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
       issues.push(`${origin}.ip: one address cannot be given to a range of ${names.length} nodes`);
       return;
     }
-    for (const name of names) {
-      addNode(
-        {
-          name,
-          kind: obj.kind ?? defaultKind,
-          mtu: obj.mtu ?? defaultMtu,
-          host: obj.host,
-          origin,
-          ip: obj.ip === undefined ? undefined : { text: obj.ip, path: `${origin}.ip` },
-        },
-        where,
-      );
-    }
+    const drafts = names.map((name) => ({
+      name,
+      kind: obj.kind ?? defaultKind,
+      mtu: obj.mtu ?? defaultMtu,
+      host: obj.host,
+      origin,
+      ip: obj.ip === undefined ? undefined : { text: obj.ip, path: `${origin}.ip` },
+    }));
+    addNodes(drafts, where);
   });
 
   // Links: generated ones first, then `links`.

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { TopologyDocument, TopologyError, topologyJsonSchema, topologyJsonSchemaText } from "./topology.ts";
-import { loadTopologyFile, parseTopologyText } from "./topology-parse.ts";
+import { loadTopologyFile, parseTopologyText, parseTopologyValue } from "./topology-parse.ts";
 
 /** The issues a text produces, or a failure if it parses. */
 function issuesOf(text: string, fileName = "t.yaml"): string[] {
@@ -189,7 +189,7 @@ describe("errors", () => {
     expect(issuesOf("generate: [{shape: line}]")).toEqual(["generate[0].n: required"]);
     expect(issuesOf("generate: [{shape: fat_tree, k: 5}]")).toEqual(["generate[0].k: k must be even"]);
     expect(issuesOf("generate: [{shape: full_mesh, n: 5000}]")).toEqual(["generate[0].n: expected at most 1000, got 5000"]);
-    expect(issuesOf("generate: [{shape: torus, dims: []}]")).toEqual(["generate[0].dims: expected at least 1 items, got 0"]);
+    expect(issuesOf("generate: [{shape: torus, dims: []}]")).toEqual(["generate[0].dims: expected at least 1 item, got 0"]);
     expect(issuesOf("generate: [{shape: line, n: 2, prefix: H}]")[0]).toStartWith("generate[0].prefix: expected a prefix");
     expect(issuesOf("generate: [{shape: line, n: 2, link: {delay: soon}}]")).toEqual([
       'generate[0].link.delay: expected a duration like "10ms", got "soon"',
@@ -218,6 +218,19 @@ describe("errors", () => {
 
   test("invalid JSON", () => {
     expect(issuesOf('{"nodes": [h1]}', "x.json")[0]).toStartWith("invalid JSON: ");
+  });
+});
+
+describe("parseTopologyValue", () => {
+  test("checks a decoded value with the same wording, without a file name", () => {
+    expect(parseTopologyValue({ nodes: ["a"] })).toEqual({ nodes: ["a"] });
+    try {
+      parseTopologyValue({ links: [{ a: "a", b: "b", delay: "ten" }] });
+      throw new Error("expected a TopologyError");
+    } catch (e) {
+      expect((e as TopologyError).issues).toEqual(['links[0].delay: expected a duration like "10ms", got "ten"']);
+      expect((e as TopologyError).message).toBe('links[0].delay: expected a duration like "10ms", got "ten"');
+    }
   });
 });
 

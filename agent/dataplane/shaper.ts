@@ -21,6 +21,13 @@
  * head is always the next to leave. With `reorder` on, entries leave the ring
  * as they finish transmission and wait in a binary min-heap keyed by release
  * (ties in arrival order), so jitter can pass one packet over another.
+ *
+ * Intended use per packet (the forwarder owns the pool and vnet calls):
+ *   nseg = segmentCount(..); lost = drawLoss(nseg, mask)
+ *   lost == nseg: free it;  lost > 0: splitSegments(.., mask, ..) and offer each segment
+ *   r = room(now); 0 < r < nseg: trimSegments(.., r), countDrop(DROP_QUEUE_FULL, nseg - r)
+ *   enqueue(now, id, nseg, wireBytes(..)) !== DROP_NONE: free it
+ *   wake at nextDeadline(), then pop(now) until -1 and send each slot on.
  */
 import type { Shaping } from "../../protocol/state.ts";
 import { Rng } from "./rng.ts";
@@ -108,8 +115,9 @@ export class LinkShaper {
   }
 
   /**
-   * Draw loss for segments 0..nseg-1: mask[i] = 1 keeps segment i, 0 loses it.
-   * Returns how many were lost (and counts them). No draws when loss is 0.
+   * Draw loss for segments 0..nseg-1 (mask.length >= nseg): mask[i] = 1 keeps
+   * segment i, 0 loses it. Returns how many were lost (and counts them). No
+   * draws when loss is 0.
    */
   drawLoss(nseg: number, mask: Uint8Array): number {
     const p = this.#loss;

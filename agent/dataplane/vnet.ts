@@ -188,7 +188,8 @@ function rewriteForPayload(buf: Uint8Array, base: number, payloadLen: number): n
  * delivered had it dropped the tail of the kernel's segments: FIN and PSH rode
  * on the dropped last segment, so both are cleared (the sender retransmits them
  * with the data); CWR stays on the first. One segment left means gso_type NONE.
- * Anything that is not a super-packet, or keep >= its segments, is unchanged.
+ * Anything that is not a super-packet, or keep >= its segments, is unchanged;
+ * keep < 1 is taken as 1 (to keep nothing, drop the packet).
  */
 export function trimSegments(buf: Uint8Array, len: number, keep: number): number {
   if (!parseTso(buf, len) || keep >= pSegments) return len;
@@ -204,8 +205,9 @@ export function trimSegments(buf: Uint8Array, len: number, keep: number): number
  * the pool metadata (ns, src, dst, route, hop) is copied to each segment. If the
  * pool runs out of slots the remaining segments are lost: the return value
  * is then less than the number of ones in keepMask, and the caller counts the
- * difference as drops. A packet that is not a super-packet is one segment:
- * kept as it is (out[0] = id) or freed.
+ * difference as drops. Size `keepMask` and `out` for the worst case once
+ * (65536: Linux's smallest MSS makes ~1400 segments of a 64 KB read). A packet
+ * that is not a super-packet is one segment: kept as it is (out[0] = id) or freed.
  */
 export function splitSegments(pool: PacketPool, id: number, keepMask: Uint8Array, out: Int32Array): number {
   const mem = pool.mem;
@@ -229,6 +231,7 @@ export function splitSegments(pool: PacketPool, id: number, keepMask: Uint8Array
   let n = 0;
   for (let i = 0; i < segs; i++) {
     if (keepMask[i] !== 1) continue;
+    if (n === out.length) break; // never lose a slot id to an out-of-range write
     const segPayload = i === segs - 1 ? payloadLen - i * gso : gso;
     const segLen = hdrs + segPayload;
     const sid = pool.alloc(segLen > SMALL_SLOT);

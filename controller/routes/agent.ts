@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { getConnInfo, upgradeWebSocket } from "hono/bun";
 import type { Context } from "hono";
+import { ApiError } from "../../protocol/errors.ts";
 import type { AgentSession } from "../hub.ts";
 import type { AppDeps } from "../http.ts";
 
@@ -14,6 +15,12 @@ export function agentRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   app.get(
     "/agent",
+    async (c, next) => {
+      if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        throw new ApiError(400, "not_websocket", "this is the agents' WebSocket endpoint; connect with a WebSocket client (nextmini agent)");
+      }
+      await next();
+    },
     upgradeWebSocket((c) => {
       let session: AgentSession | undefined;
       const remote = remoteAddress(c);

@@ -45,8 +45,10 @@ export function linkRoutes(deps: AppDeps): Hono {
   });
 
   app.patch("/namespaces/:ns/links/:id", async (c) => {
+    const ns = c.req.param("ns");
+    deps.namespaces.get(ns);
     const body = await readBody(c, LinkPatch);
-    return c.json(deps.namespaces.patchLink(c.req.param("ns"), c.req.param("id"), body));
+    return c.json(deps.namespaces.patchLink(ns, c.req.param("id"), body));
   });
 
   app.delete("/namespaces/:ns/links/:id", (c) => c.json(deps.namespaces.deleteLink(c.req.param("ns"), c.req.param("id"))));

@@ -2,12 +2,15 @@
  * @module
  * GET /namespaces, GET /namespaces/{ns} and PUT /namespaces/{ns}/topology,
  * which applies a whole topology document (creating the namespace if needed).
+ * The document is JSON, or YAML when the body says so in its content type,
+ * and is checked with the same messages `nextmini up` gives for a file.
  */
 import { Hono } from "hono";
 import type { NamespaceRow, TopologyApplied } from "../../protocol/api.ts";
-import { ApiError, describeIssues } from "../../protocol/errors.ts";
+import { ApiError } from "../../protocol/errors.ts";
 import { Name } from "../../protocol/names.ts";
-import { TopologyDocument } from "../../protocol/topology.ts";
+import { type TopologyDocument, TopologyError } from "../../protocol/topology.ts";
+import { parseTopologyText, parseTopologyValue } from "../../protocol/topology-parse.ts";
 import type { Listing } from "../format.ts";
 import { type AppDeps, sendList } from "../http.ts";
 import { namespaceRow, namespaceSummary } from "../views.ts";
@@ -36,18 +39,8 @@ export function namespaceRoutes(deps: AppDeps): Hono {
       const issue = `namespace: ${valid.error.issues[0]?.message ?? "invalid name"}`;
       throw new ApiError(422, "invalid_request", issue, { issues: [issue] });
     }
-    let raw: unknown;
-    try {
-      raw = await c.req.json();
-    } catch (e) {
-      throw new ApiError(400, "invalid_json", `the topology is not valid JSON: ${(e as Error).message}`);
-    }
-    const doc = TopologyDocument.safeParse(raw);
-    if (!doc.success) {
-      const issues = describeIssues(doc.error.issues);
-      throw new ApiError(422, "invalid_topology", `the topology is invalid: ${issues.join("; ")}`, { issues });
-    }
-    const result = deps.namespaces.applyDocument(name, doc.data);
+    const doc = parseDocument(c.req.header("content-type") ?? "", await c.req.text());
+    const result = deps.namespaces.applyDocument(name, doc);
     const body: TopologyApplied = {
       ...namespaceSummary(result.record, deps.hub),
       changes: { added: result.added, removed: result.removed, kept: result.kept },
@@ -56,4 +49,22 @@ export function namespaceRoutes(deps: AppDeps): Hono {
   });
 
   return app;
+}
+
+const YAML_TYPES = /^(application|text)\/(x-)?yaml\b/i;
+
+function parseDocument(contentType: string, text: string): TopologyDocument {
+  try {
+    if (YAML_TYPES.test(contentType)) return parseTopologyText(text, "topology");
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new ApiError(400, "invalid_json", `the topology is not valid JSON: ${(e as Error).message}`);
+    }
+    return parseTopologyValue(raw);
+  } catch (e) {
+    if (!(e instanceof TopologyError)) throw e;
+    throw new ApiError(422, "invalid_topology", `the topology is invalid: ${e.issues.join("; ")}`, { issues: e.issues });
+  }
 }

@@ -8,7 +8,8 @@ const IperfTcp = z.object({
 
 const IperfUdp = z.object({
   end: z.object({
-    sum: z.object({ bits_per_second: z.number(), lost_packets: z.number(), packets: z.number(), lost_percent: z.number(), out_of_order: z.number().optional() }),
+    streams: z.array(z.object({ udp: z.object({ out_of_order: z.number() }) })),
+    sum_received: z.object({ bits_per_second: z.number(), lost_packets: z.number(), packets: z.number(), lost_percent: z.number() }),
   }),
 });
 
@@ -16,8 +17,10 @@ export function iperfTcp(json: string) {
   return IperfTcp.parse(JSON.parse(json));
 }
 
+/** Receiver-side figures of a UDP test, with out-of-order datagrams summed over streams. */
 export function iperfUdp(json: string) {
-  return IperfUdp.parse(JSON.parse(json)).end.sum;
+  const end = IperfUdp.parse(JSON.parse(json)).end;
+  return { ...end.sum_received, outOfOrder: end.streams.reduce((n, s) => n + s.udp.out_of_order, 0) };
 }
 
 export interface PingSummary {
