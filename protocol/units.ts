@@ -8,7 +8,7 @@ import { z } from "zod";
 
 type Parsed = { ok: true; value: number } | { ok: false; reason: string };
 
-const NUMBER = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-zA-Z%/]*)\s*$/;
+const NUMBER = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-zA-Zµ%/]*)\s*$/;
 
 function parseWith(input: string | number, units: Record<string, number>, what: string, example: string): Parsed {
   if (typeof input === "number") {

@@ -29,7 +29,8 @@ const D_QUEUE = 4;
 export const D_POOL = 5;
 export const D_EGRESS = 6;
 
-const MAX_SEGMENTS = 1024;
+// a super-packet holds at most 64 KB; a hostile gso_size of 1 could claim that many segments
+const MAX_SEGMENTS = 65536;
 
 export class Forwarder {
   readonly drops = new Float64Array(DROP_REASONS.length);
@@ -144,16 +145,11 @@ export class Forwarder {
       return;
     }
     // some segments of a super-packet are lost: the survivors travel on as single segments
-    // the original slot is freed by the split: keep its forwarding state first
-    const dst = this.#dst[slot];
-    const route = this.#route[slot];
+    // splitSegments carries the forwarding state (dst, route) to every segment it writes
     const n = splitSegments(this.pool, slot, this.#mask, this.#split);
-    for (let i = 0; i < n; i++) {
-      const seg = this.#split[i];
-      this.#dst[seg] = dst;
-      this.#route[seg] = route;
-      this.#enqueue(now, seg, dir, 1, off);
-    }
+    // segments it could not write for want of pool slots are drops too
+    if (n < nseg - lost) this.drops[D_POOL] += nseg - lost - n;
+    for (let i = 0; i < n; i++) this.#enqueue(now, this.#split[i], dir, 1, off);
   }
 
   #enqueue(now: number, slot: number, dir: number, nseg: number, off: number): void {
