@@ -21,6 +21,8 @@ export interface AgentOptions {
   offload?: boolean;
   heartbeatMs?: number;
   log?: (line: string) => void;
+  /** the controller refused this agent for good (wrong join token, protocol version) */
+  onFatal?: (message: string) => void;
 }
 
 export interface AgentHandle {
@@ -108,6 +110,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         if (frame.fatal) {
           stopping = true;
           ws?.close();
+          opts.onFatal?.(frame.message);
         }
         break;
     }

@@ -38,16 +38,19 @@ export function joinTokenFrom(values: Values): string {
 export async function main(values: Values): Promise<number> {
   const name = typeof values.name === "string" ? values.name : defaultHostName();
   if (!NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}" is not a valid name: lowercase letters, digits, '_', '.', '-'`);
+  let refused: (message: string) => void = () => {};
+  const fatal = new Promise<string>((resolve) => (refused = resolve));
   const agent = await startAgent({
     controller: str(values, "controller"),
     joinToken: joinTokenFrom(values),
     name,
     offload: values["no-offload"] !== true,
+    onFatal: (m) => refused(m),
   });
   console.error(`agent ${name}: connecting to ${str(values, "controller")}`);
   void agent.connected.then(() => console.error(`agent ${name}: joined`));
-  await waitForSignal();
-  console.error(`agent ${name}: stopping, removing its nodes`);
+  const outcome = await Promise.race([waitForSignal().then(() => undefined), fatal]);
+  console.error(outcome === undefined ? `agent ${name}: stopping, removing its nodes` : `agent ${name}: refused by the controller: ${outcome}`);
   await agent.stop();
-  return 0;
+  return outcome === undefined ? 0 : 1;
 }

@@ -14,16 +14,20 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-export function printTokens(apiToken: string, joinToken: string, stateDir: string): void {
-  console.error(
+export function tokenBanner(apiToken: string, joinToken: string, stateDir: string): string {
+  return (
     [
       "",
       "Tokens created (shown once; also stored, mode 0600, in the state dir):",
       `  API token:   ${apiToken}     (${path.join(stateDir, "token")})`,
       `  join token:  ${joinToken}     (${path.join(stateDir, "join-token")})`,
       "",
-    ].join("\n"),
+    ].join("\n")
   );
+}
+
+export function printTokens(apiToken: string, joinToken: string, stateDir: string): void {
+  console.error(tokenBanner(apiToken, joinToken, stateDir));
 }
 
 export function pidFile(stateDir: string): string {

@@ -11,7 +11,7 @@ import { startAgent } from "../agent/agent.ts";
 import { loadTopologyFile } from "../protocol/topology-parse.ts";
 import { COMMON, OUTPUT, type CommandSpec, type Values, str, UsageError } from "./options.ts";
 import { createClient } from "./client.ts";
-import { alive, printTokens, readPid, removePid, selfArgv, waitForSignal, writePid } from "./lifecycle.ts";
+import { alive, printTokens, tokenBanner, readPid, removePid, selfArgv, waitForSignal, writePid } from "./lifecycle.ts";
 import { defaultHostName } from "./agent.ts";
 
 export const spec: CommandSpec = {
@@ -80,7 +80,6 @@ async function foreground(values: Values, file: string): Promise<number> {
   const log = (l: string) => console.error(l);
   const doc = await loadTopologyFile(file);
   const ctl = await startController({ listen: str(values, "listen"), stateDir, store: "memory", log });
-  if (ctl.createdTokens) printTokens(ctl.apiToken, ctl.joinToken, stateDir);
   writePid(stateDir);
   const agent = await startAgent({
     controller: ctl.url,
@@ -103,7 +102,9 @@ async function foreground(values: Values, file: string): Promise<number> {
     await client.json("PUT", `/namespaces/${namespace}/topology`, doc);
     await waitRunning(client, namespace, Number(values.timeout) * 1000);
     const table = await client.text(`/namespaces/${namespace}/nodes?format=table`);
-    const summary = `${table.trimEnd()}\n\nnextmini is up: API ${ctl.url}, namespace ${namespace}. Try: nextmini exec ${firstNode(table)} -- ip addr; stop with: nextmini down\n`;
+    // the tokens are shown once: a background `up` hands them to its parent through the ready file
+    const banner = ctl.createdTokens ? `${tokenBanner(ctl.apiToken, ctl.joinToken, stateDir)}\n` : "";
+    const summary = `${banner}${table.trimEnd()}\n\nnextmini is up: API ${ctl.url}, namespace ${namespace}. Try: nextmini exec ${firstNode(table)} -- ip addr; stop with: nextmini down\n`;
     writeFileSync(readyFile(stateDir), summary);
     if (values.foreground) process.stdout.write(summary);
   } catch (e) {

@@ -10,6 +10,7 @@ import type { LinkCreate, LinkPatch, RouteInput, ShapingInput } from "../protoco
 import { ApiError } from "../protocol/errors.ts";
 import {
   DEFAULT_SHAPING,
+  layerShaping,
   type LinkSpec,
   type NamespaceState,
   type NextHops,
@@ -207,8 +208,8 @@ export class Namespaces {
     if (ns.links.some((l) => l.id === id)) {
       throw new ApiError(409, "link_exists", `a link with id "${id}" already exists; give another id`, { id });
     }
-    const both = layer(DEFAULT_SHAPING, input);
-    const link: LinkSpec = { id, a: input.a, b: input.b, ab: layer(both, input.ab), ba: layer(both, input.ba) };
+    const both = layerShaping(DEFAULT_SHAPING, input);
+    const link: LinkSpec = { id, a: input.a, b: input.b, ab: layerShaping(both, input.ab), ba: layerShaping(both, input.ba) };
     this.#commit(ns, { ...ns, links: [...ns.links, link] });
     return link;
   }
@@ -219,8 +220,8 @@ export class Namespaces {
     const link = findLink(ns, id);
     const updated: LinkSpec = {
       ...link,
-      ab: layer(layer(link.ab, patch), patch.ab),
-      ba: layer(layer(link.ba, patch), patch.ba),
+      ab: layerShaping(layerShaping(link.ab, patch), patch.ab),
+      ba: layerShaping(layerShaping(link.ba, patch), patch.ba),
     };
     this.#commit(ns, { ...ns, links: ns.links.map((l) => (l.id === id ? updated : l)) });
     return updated;
@@ -335,18 +336,6 @@ function chainOf(edges: readonly (readonly [string, string])[], i: number, issue
   return path;
 }
 
-/** Shaping with the fields `over` sets on top of `under`. */
-function layer(under: Shaping, over: ShapingInput | undefined): Shaping {
-  if (over === undefined) return under;
-  return {
-    bandwidth: over.bandwidth ?? under.bandwidth,
-    delay: over.delay ?? under.delay,
-    jitter: over.jitter ?? under.jitter,
-    loss: over.loss ?? under.loss,
-    queue: over.queue ?? under.queue,
-    reorder: over.reorder ?? under.reorder,
-  };
-}
 
 function summarize(names: readonly string[]): string {
   return names.length <= 5 ? names.join(", ") : `${names.slice(0, 5).join(", ")} and ${names.length - 5} more`;

@@ -24,6 +24,19 @@ export type Shaping = z.infer<typeof Shaping>;
 
 export const DEFAULT_SHAPING: Shaping = { bandwidth: 0, delay: 0, jitter: 0, loss: 0, queue: 1000, reorder: false };
 
+/** Shaping with the fields `over` sets on top of `under` (defaults, then a link's fields, then one direction's). */
+export function layerShaping(under: Shaping, over: { [K in keyof Shaping]?: Shaping[K] | undefined } | undefined): Shaping {
+  if (over === undefined) return under;
+  return {
+    bandwidth: over.bandwidth ?? under.bandwidth,
+    delay: over.delay ?? under.delay,
+    jitter: over.jitter ?? under.jitter,
+    loss: over.loss ?? under.loss,
+    queue: over.queue ?? under.queue,
+    reorder: over.reorder ?? under.reorder,
+  };
+}
+
 export const NodeSpec = z.strictObject({
   name: Name,
   kind: NodeKind,

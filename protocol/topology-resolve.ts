@@ -8,7 +8,7 @@
  * `defaults.link`, then the generator's `link` (a dumbbell's `bottleneck` on top
  * of that), then the link's own symmetric fields, then its `ab` or `ba`.
  */
-import { DEFAULT_SHAPING, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
+import { DEFAULT_SHAPING, layerShaping, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
 import { expandRange, NAME_PATTERN } from "./names.ts";
 import {
   DEFAULT_MTU,
@@ -79,7 +79,7 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
   const defaults = doc.defaults ?? {};
   const defaultKind: NodeKind = defaults.kind ?? "netns";
   const defaultMtu = defaults.mtu ?? DEFAULT_MTU;
-  const base = layer(DEFAULT_SHAPING, defaults.link);
+  const base = layerShaping(DEFAULT_SHAPING, defaults.link);
 
   // Nodes: generators first, then `nodes`, in document order.
   const nodes: NodeDraft[] = [];
@@ -170,7 +170,7 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
   };
 
   for (const { origin, link } of generatedLinks) {
-    const s = layer(base, link.shaping);
+    const s = layerShaping(base, link.shaping);
     addLink({ id: `${link.a}:${link.b}`, a: link.a, b: link.b, ab: s, ba: s, origin }, origin, origin);
   }
 
@@ -188,9 +188,9 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
       ok = false;
     }
     if (!ok) return;
-    const both = layer(base, link);
+    const both = layerShaping(base, link);
     addLink(
-      { id: link.id ?? `${link.a}:${link.b}`, a: link.a, b: link.b, ab: layer(both, link.ab), ba: layer(both, link.ba), origin },
+      { id: link.id ?? `${link.a}:${link.b}`, a: link.a, b: link.b, ab: layerShaping(both, link.ab), ba: layerShaping(both, link.ba), origin },
       link.id === undefined ? origin : `${origin}.id`,
       origin,
     );
@@ -370,15 +370,3 @@ function pairKey(a: string, b: string): string {
   return a < b ? `${a} ${b}` : `${b} ${a}`;
 }
 
-/** Shaping with the set fields of `over` on top of `under`. */
-function layer(under: Shaping, over: ShapingOverrides | undefined): Shaping {
-  if (over === undefined) return under;
-  return {
-    bandwidth: over.bandwidth ?? under.bandwidth,
-    delay: over.delay ?? under.delay,
-    jitter: over.jitter ?? under.jitter,
-    loss: over.loss ?? under.loss,
-    queue: over.queue ?? under.queue,
-    reorder: over.reorder ?? under.reorder,
-  };
-}
