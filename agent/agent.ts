@@ -19,6 +19,8 @@ export interface AgentOptions {
   joinToken: string;
   name: string;
   offload?: boolean;
+  /** seeds loss and jitter draws: the same seed and traffic give the same drops */
+  seed?: number;
   heartbeatMs?: number;
   log?: (line: string) => void;
   /** the controller refused this agent for good (wrong join token, protocol version) */
@@ -35,7 +37,7 @@ export interface AgentHandle {
 
 export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const log = opts.log ?? ((l: string) => console.error(`agent ${opts.name}: ${l}`));
-  const dataplane = new Dataplane({ onError: (m) => log(`dataplane: ${m}`) });
+  const dataplane = new Dataplane({ seed: opts.seed, onError: (m) => log(`dataplane: ${m}`) });
   await dataplane.start();
   const nodes = new NodeManager({ agent: opts.name, offload: opts.offload ?? true, log });
   const wsUrl = `${opts.controller.replace(/^http/, "ws").replace(/\/$/, "")}/api/v1/agent`;

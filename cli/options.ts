@@ -85,3 +85,12 @@ export function str(values: Values, name: string): string {
   if (typeof v !== "string") throw new UsageError(`--${name} is required`);
   return v;
 }
+
+/** --seed as a 32-bit unsigned integer, or undefined for a random one. */
+export function seedFrom(values: Values): number | undefined {
+  const v = values.seed;
+  if (v === undefined || v === false) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new UsageError(`--seed must be an integer from 0 to 4294967295, got "${v}"`);
+  return n;
+}

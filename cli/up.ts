@@ -9,7 +9,7 @@ import path from "node:path";
 import { startController } from "../controller/server.ts";
 import { startAgent } from "../agent/agent.ts";
 import { loadTopologyFile } from "../protocol/topology-parse.ts";
-import { COMMON, OUTPUT, type CommandSpec, type Values, str, UsageError } from "./options.ts";
+import { COMMON, OUTPUT, type CommandSpec, type Values, str, UsageError, seedFrom } from "./options.ts";
 import { createClient } from "./client.ts";
 import { alive, printTokens, tokenBanner, readPid, removePid, selfArgv, waitForSignal, writePid } from "./lifecycle.ts";
 import { defaultHostName } from "./agent.ts";
@@ -25,6 +25,7 @@ export const spec: CommandSpec = {
     name: { type: "string", env: "NEXTMINI_NAME", help: "this host's name (default: the hostname)", value: "NAME" },
     foreground: { type: "boolean", short: "f", help: "stay attached; Ctrl-C tears the network down" },
     timeout: { type: "string", help: "seconds to wait for every node to run", value: "S", default: "120" },
+    seed: { type: "string", env: "NEXTMINI_SEED", help: "seed for loss and jitter draws, for repeatable runs (default: random)", value: "N" },
     "no-offload": { type: "boolean", env: "NEXTMINI_NO_OFFLOAD", help: "plain TUN packets instead of 64 KB TSO reads" },
     ...OUTPUT,
     ...COMMON,
@@ -86,6 +87,7 @@ async function foreground(values: Values, file: string): Promise<number> {
     joinToken: ctl.joinToken,
     name: typeof values.name === "string" ? values.name : defaultHostName(),
     offload: values["no-offload"] !== true,
+    seed: seedFrom(values),
     log,
   });
   let code = 0;

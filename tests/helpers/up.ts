@@ -65,7 +65,8 @@ export async function up(topologyYaml: string, launcher: Launcher): Promise<Up> 
   const port = await freePort();
   const agent = `t${process.pid % 10000}x${counter++}`;
   const url = `http://127.0.0.1:${port}`;
-  const env = { NEXTMINI_STATE_DIR: stateDir, NEXTMINI_CONTROLLER: url };
+  // a fixed seed makes loss and jitter draws repeatable from run to run
+  const env = { NEXTMINI_STATE_DIR: stateDir, NEXTMINI_CONTROLLER: url, NEXTMINI_SEED: "1" };
   const argv = launcherArgv(launcher);
   const cli = (args: string[], timeoutMs?: number) => runCmd([...argv, ...args], env, timeoutMs);
   const started = await cli(["up", file, "--listen", `127.0.0.1:${port}`, "--name", agent], 120_000);
