@@ -49,9 +49,10 @@ class Recorder implements Egress {
   }
 }
 
-function setup(state: NamespaceState) {
+function setup(state: NamespaceState, vnet = false) {
   const pool = new PacketPool(1 << 22);
-  const tables = compileTables([state], new Map());
+  const local = new Map(vnet ? state.nodes.map((n) => [`default/${n.name}`, { fd: 99, vnet: true }] as const) : []);
+  const tables = compileTables([state], local);
   const egress = new Recorder(pool);
   const fwd = new Forwarder(tables, pool, egress, 1);
   const node = (name: string) => tables.nodeKeys.indexOf(`default/${name}`);
@@ -69,8 +70,29 @@ function setup(state: NamespaceState) {
     egress.now = now;
     fwd.releaseDue(now);
   };
+  /** a TSO super-packet with a virtio header: `nseg` TCP segments of `mss` bytes from h1 to `dstIp` */
+  const sendTso = (now: number, dstIp: string, nseg: number, mss: number) => {
+    const slot = pool.alloc(true);
+    const b = pool.view(slot);
+    const len = 10 + 40 + nseg * mss;
+    b.fill(0, 0, len);
+    b[1] = 1; // gso_type TCPV4
+    b[2] = 40; // hdr_len
+    b[4] = mss & 255;
+    b[5] = mss >> 8;
+    b[10] = 0x45;
+    b[12] = (len - 10) >> 8;
+    b[13] = (len - 10) & 255;
+    b[19] = 6; // TCP
+    dstIp.split(".").forEach((o, i) => (b[26 + i] = Number(o)));
+    b[42] = 0x50; // data offset 5
+    b[43] = 0x10; // ACK
+    pool.len[slot] = len;
+    egress.now = now;
+    fwd.ingress(now, node("h1"), slot);
+  };
   const drops = () => Object.fromEntries(DROP_REASONS.map((r, i) => [r, fwd.drops[i]]));
-  return { pool, tables, egress, fwd, node, send, advance, drops };
+  return { pool, tables, egress, fwd, node, send, sendTso, advance, drops };
 }
 
 describe("Forwarder", () => {
@@ -123,6 +145,25 @@ describe("Forwarder", () => {
     f.advance(1e9);
     expect(f.egress.out).toHaveLength(3);
     expect(f.pool.inUseLarge + f.pool.inUseSmall).toBe(0);
+  });
+
+  test("on a slow link a super-packet's segments leave one by one at the link's rate", () => {
+    // 8 Mbit/s: a byte per microsecond; each segment is 1040 bytes on the wire
+    const f = setup(diamond({ bandwidth: 8e6 }), true);
+    f.sendTso(0, "10.0.0.2", 10, 1000);
+    expect(f.fwd.shapers[0].sentSegments + f.fwd.shapers[0].queued).toBe(10);
+    f.advance(1040_000);
+    expect(f.egress.out.map((o) => o.at)).toEqual([1040_000]);
+    f.advance(10_400_000);
+    expect(f.egress.out).toHaveLength(10);
+  });
+
+  test("on a fast link a super-packet stays whole", () => {
+    const f = setup(diamond({ bandwidth: 10e9 }), true);
+    f.sendTso(0, "10.0.0.2", 10, 1000);
+    f.advance(1e6);
+    expect(f.egress.out).toHaveLength(1);
+    expect(f.fwd.shapers[0].sentSegments).toBe(10);
   });
 
   test("flush frees every held packet", () => {

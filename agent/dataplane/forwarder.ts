@@ -31,6 +31,10 @@ export const D_EGRESS = 6;
 
 // a super-packet holds at most 64 KB; a hostile gso_size of 1 could claim that many segments
 const MAX_SEGMENTS = 65536;
+// A super-packet whose transmission would take longer than this is split into its
+// segments, so that on slow links segments leave spaced at the link's rate (as a
+// real bottleneck spaces them) instead of in one burst when the last one is done.
+const MAX_BURST_NS = 1_000_000;
 
 export class Forwarder {
   readonly drops = new Float64Array(DROP_REASONS.length);
@@ -138,13 +142,18 @@ export class Forwarder {
     const buf = this.pool.view(slot);
     const nseg = off ? segmentCount(buf, this.pool.len[slot]) : 1;
     const lost = shaper.drawLoss(nseg, this.#mask);
-    if (lost === 0) return this.#enqueue(now, slot, dir, nseg, off);
-    this.drops[D_LOSS] += lost;
-    if (lost >= nseg) {
-      this.pool.free(slot);
-      return;
+    if (lost === 0) {
+      if (nseg === 1 || shaper.nsPerByte * wireBytes(buf, this.pool.len[slot]) <= MAX_BURST_NS) {
+        return this.#enqueue(now, slot, dir, nseg, off);
+      }
+    } else {
+      this.drops[D_LOSS] += lost;
+      if (lost >= nseg) {
+        this.pool.free(slot);
+        return;
+      }
     }
-    // some segments of a super-packet are lost: the survivors travel on as single segments
+    // lost segments, or a burst too long for the link: the rest travel on as single segments;
     // splitSegments carries the forwarding state (dst, route) to every segment it writes
     const n = splitSegments(this.pool, slot, this.#mask, this.#split);
     // segments it could not write for want of pool slots are drops too

@@ -104,6 +104,11 @@ export class LinkShaper {
     this.setShaping(0, shaping);
   }
 
+  /** Transmission time of one byte in nanoseconds; 0 when the bandwidth is unlimited. */
+  get nsPerByte(): number {
+    return this.#nsPerByte;
+  }
+
   /** Ring capacity (entries), for tests and metrics. */
   get capacity(): number {
     return this.#mask + 1;
