@@ -13,7 +13,7 @@ describe("handshake", () => {
     const agent = h.agent("h1");
     expect(agent.frames).toEqual([
       { type: "welcome", version: PROTOCOL_VERSION, host: "h1" },
-      { type: "state", namespaces: [] },
+      { type: "state", namespaces: [], peers: [] },
     ]);
     expect(agent.session.host).toBe("h1");
     expect(h.hub.upHosts()).toEqual(["h1"]);

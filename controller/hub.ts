@@ -20,7 +20,9 @@ import {
   type ControllerFrame,
   decodeAgentFrame,
   encodeFrame,
+  type DataEndpoint,
   type HostFacts,
+  type Peer,
   type LinkCounters,
   PROTOCOL_VERSION,
 } from "../protocol/wire.ts";
@@ -210,8 +212,21 @@ export class AgentHub {
   pushState(host: string): boolean {
     const s = this.#sessions.get(host);
     if (!s) return false;
-    s.send({ type: "state", namespaces: this.#opts.stateFor(host) });
+    const namespaces = this.#opts.stateFor(host);
+    s.send({ type: "state", namespaces, peers: this.#peersOf(host, namespaces) });
     return true;
+  }
+
+  /** The other hosts holding nodes of these namespaces, where their agents take packets. */
+  #peersOf(host: string, namespaces: NamespaceState[]): Peer[] {
+    const names = new Set<string>();
+    for (const ns of namespaces) for (const n of ns.nodes) if (n.host !== host) names.add(n.host);
+    const peers: Peer[] = [];
+    for (const name of [...names].sort()) {
+      const data = this.#opts.store.getHost(name)?.data;
+      if (data) peers.push({ name, address: data.address, port: data.port });
+    }
+    return peers;
   }
 
   /** Runs a command inside a node through its host's agent. */
@@ -334,14 +349,17 @@ export class AgentHub {
     s.lastHeartbeat = this.#clock.now();
     this.#sessions.set(frame.name, s);
     this.#counters.delete(frame.name); // a fresh agent counts from zero
-    this.#saveHost(s, frame.name, frame.facts);
+    this.#saveHost(s, frame.name, frame.facts, frame.data);
     this.log(`agent ${frame.name}: joined from ${s.remoteAddress} (${frame.facts.cpus} cpus)`);
     s.send({ type: "welcome", version: PROTOCOL_VERSION, host: frame.name });
-    this.pushState(frame.name);
+    // every agent learns where this one now takes packets (its port may have changed)
+    for (const other of this.#sessions.keys()) this.pushState(other);
   }
 
-  #saveHost(s: Session, host: string, facts: HostFacts): void {
-    this.#opts.store.putHost({ name: host, address: s.remoteAddress, facts, lastSeen: this.#clock.now() });
+  #saveHost(s: Session, host: string, facts: HostFacts, data?: DataEndpoint): void {
+    // heartbeats carry no endpoint: keep the one from the hello
+    const endpoint = data ?? this.#opts.store.getHost(host)?.data;
+    this.#opts.store.putHost({ name: host, address: s.remoteAddress, facts, ...(endpoint ? { data: endpoint } : {}), lastSeen: this.#clock.now() });
   }
 
   #dropSession(s: Session, why: string): void {

@@ -94,6 +94,7 @@ export class Namespaces {
       .map((ns) => ({
         name: ns.name,
         subnet: ns.subnet,
+        transport: ns.settings.transport,
         nodes: ns.nodes,
         links: ns.links,
         routes: ns.routes,
@@ -172,7 +173,7 @@ export class Namespaces {
     const record: NamespaceRecord = {
       name,
       subnet: topo.subnet,
-      settings: before?.settings ?? { ...DEFAULT_SETTINGS },
+      settings: { ...(before?.settings ?? DEFAULT_SETTINGS), ...(topo.transport ? { transport: topo.transport } : {}) },
       nodes,
       links: topo.links,
       routes: topo.routes,

@@ -78,7 +78,7 @@ test("an agent joins over a real WebSocket; a malformed frame gets an error fram
   const agent = await connect(c.url);
   agent.send({ type: "hello", version: PROTOCOL_VERSION, name: "h1", joinToken: c.joinToken, facts: FACTS });
   expect(await agent.next()).toEqual({ type: "welcome", version: PROTOCOL_VERSION, host: "h1" });
-  expect(await agent.next()).toEqual({ type: "state", namespaces: [] });
+  expect(await agent.next()).toEqual({ type: "state", namespaces: [], peers: [] });
 
   agent.ws.send(new Uint8Array([0xc1, 0x00, 0x01]));
   const err = await agent.next();

@@ -13,8 +13,8 @@
  */
 import { z } from "zod";
 import { Name } from "../protocol/names.ts";
-import { LinkSpec, NodeSpec, RouteSpec } from "../protocol/state.ts";
-import { HostFacts } from "../protocol/wire.ts";
+import { LinkSpec, NodeSpec, RouteSpec, Transport } from "../protocol/state.ts";
+import { DataEndpoint, HostFacts } from "../protocol/wire.ts";
 
 export const LOAD_KINDS = ["cpucommit", "memcommit", "netcommit"] as const;
 
@@ -23,10 +23,12 @@ export const NamespaceSettings = z.strictObject({
   queueing: z.boolean(),
   /** which commit the scheduler balances hosts by */
   load: z.enum(LOAD_KINDS),
+  /** how agents carry this namespace's packets between hosts (records saved before it existed read as tcp) */
+  transport: Transport.default("tcp"),
 });
 export type NamespaceSettings = z.infer<typeof NamespaceSettings>;
 
-export const DEFAULT_SETTINGS: NamespaceSettings = { queueing: false, load: "cpucommit" };
+export const DEFAULT_SETTINGS: NamespaceSettings = { queueing: false, load: "cpucommit", transport: "tcp" };
 
 /** One namespace as stored: everything needed to rebuild it after a restart. */
 export const NamespaceRecord = z.strictObject({
@@ -44,6 +46,8 @@ export const HostRecord = z.strictObject({
   name: Name,
   address: z.string(),
   facts: HostFacts,
+  /** where other agents send this host's packets, as its agent announced */
+  data: DataEndpoint.optional(),
   lastSeen: z.number(),
 });
 export type HostRecord = z.infer<typeof HostRecord>;

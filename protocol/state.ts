@@ -74,9 +74,15 @@ export type RouteSpec = z.infer<typeof RouteSpec>;
 export const NextHops = z.record(z.string(), z.array(z.string()));
 export type NextHops = z.infer<typeof NextHops>;
 
+/** How agents carry a namespace's packets between hosts. */
+export const TRANSPORTS = ["tcp", "udp", "quic"] as const;
+export const Transport = z.enum(TRANSPORTS);
+export type Transport = z.infer<typeof Transport>;
+
 export const NamespaceState = z.strictObject({
   name: Name,
   subnet: z.string(),
+  transport: Transport,
   nodes: z.array(NodeSpec),
   links: z.array(LinkSpec),
   routes: z.array(RouteSpec),

@@ -8,7 +8,7 @@
  * `defaults.link`, then the generator's `link` (a dumbbell's `bottleneck` on top
  * of that), then the link's own symmetric fields, then its `ab` or `ba`.
  */
-import { DEFAULT_SHAPING, layerShaping, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
+import { DEFAULT_SHAPING, layerShaping, type Transport, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
 import { expandRange, NAME_PATTERN } from "./names.ts";
 import {
   DEFAULT_MTU,
@@ -37,6 +37,8 @@ export type ResolvedNode = Omit<NodeSpec, "host"> & { host?: string };
 export type ResolvedTopology = {
   name?: string;
   subnet: string;
+  /** only when the document names one; the namespace keeps its own otherwise */
+  transport?: Transport;
   nodes: ResolvedNode[];
   links: LinkSpec[];
   routes: RouteSpec[];
@@ -212,6 +214,7 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
   return {
     ...(doc.name === undefined ? {} : { name: doc.name }),
     subnet: formatCidr(subnet),
+    ...(doc.transport === undefined ? {} : { transport: doc.transport }),
     nodes: placed,
     links: links.map(({ id, a, b, ab, ba }) => ({ id, a, b, ab, ba })),
     routes,

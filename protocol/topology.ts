@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { Duration, Fraction, Rate } from "./units.ts";
 import { expandRange, Name, NAME_PATTERN } from "./names.ts";
-import { NodeKind } from "./state.ts";
+import { NodeKind, Transport } from "./state.ts";
 import { parseAddress, parseCidr, formatCidr, maskOf } from "./ipv4.ts";
 
 export const DEFAULT_SUBNET = "10.0.0.0/16";
@@ -206,6 +206,7 @@ export const TopologyDocument = z
     $schema: z.string().optional().describe("lets editors find this schema; ignored"),
     name: Name.optional().describe("informational"),
     subnet: Subnet.optional(),
+    transport: Transport.optional().describe("how agents carry this namespace's packets between hosts: tcp (default), udp or quic"),
     defaults: TopologyDefaults.optional(),
     generate: z.array(Generator).optional().describe("shapes whose nodes and links come before nodes and links"),
     nodes: z.array(NodeEntry).optional(),

@@ -21,6 +21,17 @@ export const HostFacts = z.strictObject({
 });
 export type HostFacts = z.infer<typeof HostFacts>;
 
+/** Where an agent accepts packets from other agents (its transports' listening address). */
+export const DataEndpoint = z.strictObject({
+  address: z.string(),
+  port: z.number().int().min(1).max(65535),
+});
+export type DataEndpoint = z.infer<typeof DataEndpoint>;
+
+/** Another agent this one exchanges packets with. */
+export const Peer = z.strictObject({ name: Name, address: z.string(), port: z.number().int().min(1).max(65535) });
+export type Peer = z.infer<typeof Peer>;
+
 export const NodeStatus = z.strictObject({
   namespace: Name,
   name: Name,
@@ -42,7 +53,14 @@ export const LinkCounters = z.strictObject({
 export type LinkCounters = z.infer<typeof LinkCounters>;
 
 export const AgentFrame = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("hello"), version: z.number(), name: Name, joinToken: z.string(), facts: HostFacts }),
+  z.strictObject({
+    type: z.literal("hello"),
+    version: z.number(),
+    name: Name,
+    joinToken: z.string(),
+    facts: HostFacts,
+    data: DataEndpoint.optional(),
+  }),
   z.strictObject({ type: z.literal("heartbeat"), facts: HostFacts }),
   z.strictObject({ type: z.literal("status"), nodes: z.array(NodeStatus) }),
   z.strictObject({ type: z.literal("counters"), links: z.array(LinkCounters) }),
@@ -60,7 +78,7 @@ export type AgentFrame = z.infer<typeof AgentFrame>;
 export const ControllerFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("welcome"), version: z.number(), host: Name }),
   /** the whole desired state for this host: every namespace with a node on it */
-  z.strictObject({ type: z.literal("state"), namespaces: z.array(NamespaceState) }),
+  z.strictObject({ type: z.literal("state"), namespaces: z.array(NamespaceState), peers: z.array(Peer) }),
   z.strictObject({
     type: z.literal("exec"),
     id: z.number().int(),
