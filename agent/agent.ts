@@ -5,7 +5,15 @@
  * through the dataplane worker. It heartbeats, reports node states and link
  * counters, and runs `exec` requests inside its nodes.
  */
-import { decodeControllerFrame, encodeFrame, PROTOCOL_VERSION, type AgentFrame, type ControllerFrame, type LinkCounters } from "../protocol/wire.ts";
+import {
+  decodeControllerFrame,
+  encodeFrame,
+  PROTOCOL_VERSION,
+  type AgentFrame,
+  type ControllerFrame,
+  type LinkCounters,
+  type Peer,
+} from "../protocol/wire.ts";
 import type { NamespaceState } from "../protocol/state.ts";
 import { hostFacts } from "./facts.ts";
 import { NodeManager } from "./nodes.ts";
@@ -13,12 +21,19 @@ import { Dataplane } from "./dataplane/dataplane.ts";
 import { compileTables, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
 import { run } from "./sys/run.ts";
 
+/** where agents take each other's packets unless told otherwise */
+export const DEFAULT_DATA_PORT = 7401;
+
 export interface AgentOptions {
   /** the controller's base URL, e.g. http://127.0.0.1:7400 */
   controller: string;
   joinToken: string;
   name: string;
   offload?: boolean;
+  /** the address other agents reach this one at (default: its first non-loopback IPv4 address) */
+  advertise?: string;
+  /** the port other agents send packets to (tcp transport); 0 picks a free one */
+  dataPort?: number;
   /** seeds loss and jitter draws: the same seed and traffic give the same drops */
   seed?: number;
   heartbeatMs?: number;
@@ -37,16 +52,22 @@ export interface AgentHandle {
 
 export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const log = opts.log ?? ((l: string) => console.error(`agent ${opts.name}: ${l}`));
-  const dataplane = new Dataplane({ seed: opts.seed, onError: (m) => log(`dataplane: ${m}`) });
+  const dataplane = new Dataplane({
+    seed: opts.seed,
+    listen: { address: "0.0.0.0", port: opts.dataPort ?? DEFAULT_DATA_PORT },
+    onError: (m) => log(`dataplane: ${m}`),
+  });
   await dataplane.start();
-  const nodes = new NodeManager({ agent: opts.name, offload: opts.offload ?? true, log });
+  const advertise = opts.advertise ?? hostFacts().addresses[0] ?? "127.0.0.1";
+  const offload = opts.offload ?? true;
+  const nodes = new NodeManager({ agent: opts.name, offload, log });
   const wsUrl = `${opts.controller.replace(/^http/, "ws").replace(/\/$/, "")}/api/v1/agent`;
 
   let ws: WebSocket | undefined;
   let stopping = false;
   let backoff = 250;
   let tables: DataplaneTables | undefined;
-  let pending: NamespaceState[] | undefined;
+  let pending: { namespaces: NamespaceState[]; peers: Peer[] } | undefined;
   let applying: Promise<void> | undefined;
   let settledWaiters: (() => void)[] = [];
   let markConnected: () => void = () => {};
@@ -56,9 +77,9 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     if (ws?.readyState === WebSocket.OPEN) ws.send(encodeFrame(frame));
   };
 
-  const apply = async (desired: NamespaceState[]) => {
+  const apply = async (desired: NamespaceState[], peers: Peer[]) => {
     await nodes.reconcile(desired, opts.name);
-    const next = compileTables(desired, nodes.interfaces());
+    const next = compileTables(desired, nodes.interfaces(), opts.name, peers, offload);
     if (tables && sameStructure(tables, next)) {
       const updates = next.dirShaping
         .map((shaping, dir) => ({ dir, shaping }))
@@ -72,7 +93,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   };
 
   // states are applied one at a time; a state arriving meanwhile replaces any not yet started
-  const enqueue = (desired: NamespaceState[]) => {
+  const enqueue = (desired: { namespaces: NamespaceState[]; peers: Peer[] }) => {
     pending = desired;
     if (applying) return;
     applying = (async () => {
@@ -80,7 +101,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         const d = pending;
         pending = undefined;
         try {
-          await apply(d);
+          await apply(d.namespaces, d.peers);
         } catch (e) {
           log(`applying state failed: ${(e as Error).message}`);
         }
@@ -99,7 +120,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         markConnected();
         break;
       case "state":
-        enqueue(frame.namespaces);
+        enqueue({ namespaces: frame.namespaces, peers: frame.peers });
         break;
       case "exec": {
         const argv = nodes.execArgv(frame.namespace, frame.node, frame.command);
@@ -124,7 +145,14 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     sock.binaryType = "arraybuffer";
     ws = sock;
     sock.onopen = () => {
-      send({ type: "hello", version: PROTOCOL_VERSION, name: opts.name, joinToken: opts.joinToken, facts: hostFacts() });
+      send({
+        type: "hello",
+        version: PROTOCOL_VERSION,
+        name: opts.name,
+        joinToken: opts.joinToken,
+        facts: hostFacts(),
+        data: { address: advertise, port: dataplane.port },
+      });
     };
     sock.onmessage = (e: MessageEvent) => {
       if (!(e.data instanceof ArrayBuffer)) return;

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { startAgent } from "../agent/agent.ts";
 import { NAME_PATTERN } from "../protocol/names.ts";
-import { COMMON, type CommandSpec, type Values, str, UsageError, seedFrom } from "./options.ts";
+import { COMMON, type CommandSpec, type Values, str, UsageError, seedFrom, portFrom } from "./options.ts";
 import { waitForSignal } from "./lifecycle.ts";
 
 export const spec: CommandSpec = {
@@ -16,6 +16,8 @@ export const spec: CommandSpec = {
     controller: { type: "string", env: "NEXTMINI_CONTROLLER", help: "the controller's URL", value: "URL", default: "http://127.0.0.1:7400" },
     "join-token": { type: "string", env: "NEXTMINI_JOIN_TOKEN", help: "the controller's join token (default: join-token in the state dir)", value: "T" },
     name: { type: "string", env: "NEXTMINI_NAME", help: "this host's name in the cluster (default: the hostname)", value: "NAME" },
+    advertise: { type: "string", env: "NEXTMINI_ADVERTISE", help: "address other agents reach this host at (default: its first non-loopback IPv4)", value: "ADDR" },
+    "data-port": { type: "string", env: "NEXTMINI_DATA_PORT", help: "port other agents send packets to; 0 picks a free one", value: "PORT", default: "7401" },
     seed: { type: "string", env: "NEXTMINI_SEED", help: "seed for loss and jitter draws, for repeatable runs (default: random)", value: "N" },
     "no-offload": { type: "boolean", env: "NEXTMINI_NO_OFFLOAD", help: "plain TUN packets instead of 64 KB TSO reads (slower; for kernels without TUN offload)" },
     ...COMMON,
@@ -47,6 +49,8 @@ export async function main(values: Values): Promise<number> {
     name,
     offload: values["no-offload"] !== true,
     seed: seedFrom(values),
+    ...(typeof values.advertise === "string" ? { advertise: values.advertise } : {}),
+    dataPort: portFrom(values, "data-port"),
     onFatal: (m) => refused(m),
   });
   console.error(`agent ${name}: connecting to ${str(values, "controller")}`);

@@ -94,3 +94,10 @@ export function seedFrom(values: Values): number | undefined {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new UsageError(`--seed must be an integer from 0 to 4294967295, got "${v}"`);
   return n;
 }
+
+export function portFrom(values: Values, name: string): number {
+  const v = str(values, name);
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} must be a port from 0 to 65535, got "${v}"`);
+  return n;
+}

@@ -88,6 +88,8 @@ async function foreground(values: Values, file: string): Promise<number> {
     name: typeof values.name === "string" ? values.name : defaultHostName(),
     offload: values["no-offload"] !== true,
     seed: seedFrom(values),
+    // the embedded agent has no peers; any free port keeps two `up`s from colliding
+    dataPort: 0,
     log,
   });
   let code = 0;

@@ -9,6 +9,8 @@ import type { DataplaneTables } from "./tables.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
 
 export interface DataplaneOptions {
+  /** accept other agents' packets here (tcp transport); none without it */
+  listen?: { address: string; port: number };
   /** bytes of packet buffers the worker may hold (queues and delay lines) */
   poolBytes?: number;
   seed?: number;
@@ -29,6 +31,8 @@ export class Dataplane {
   #wake = new BigUint64Array([1n]);
   #latest: CountersReport | undefined;
   #stopped: (() => void) | undefined;
+  /** the tcp transport's port once started (0 without one) */
+  port = 0;
 
   constructor(private readonly opts: DataplaneOptions = {}) {}
 
@@ -36,13 +40,23 @@ export class Dataplane {
     this.#wakeFd = check(sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
     const worker = new Worker(workerUrl());
     this.#worker = worker;
+    let started = false;
     const ready = new Promise<void>((resolve, reject) => {
       worker.onmessage = (e: MessageEvent<FromWorker>) => {
         const msg = e.data;
-        if (msg.type === "ready") resolve();
-        else if (msg.type === "counters") this.#latest = msg;
-        else if (msg.type === "error") this.opts.onError?.(msg.message);
-        else if (msg.type === "stopped") this.#stopped?.();
+        if (msg.type === "ready") {
+          this.port = msg.port;
+          started = true;
+          resolve();
+        } else if (msg.type === "counters") {
+          this.#latest = msg;
+        } else if (msg.type === "error") {
+          // before "ready" an error means the worker could not start (e.g. the data port is taken)
+          if (!started) reject(new Error(msg.message));
+          else this.opts.onError?.(msg.message);
+        } else if (msg.type === "stopped") {
+          this.#stopped?.();
+        }
       };
       worker.onerror = (e) => reject(new Error(`dataplane worker failed: ${e.message}`));
     });
@@ -51,8 +65,14 @@ export class Dataplane {
       wakeFd: this.#wakeFd,
       poolBytes: this.opts.poolBytes ?? 1 << 30,
       seed: this.opts.seed ?? (Math.random() * 2 ** 32) >>> 0,
+      ...(this.opts.listen ? { listen: this.opts.listen } : {}),
     });
-    await ready;
+    try {
+      await ready;
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
   }
 
   setTables(tables: DataplaneTables): void {

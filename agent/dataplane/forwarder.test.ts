@@ -41,6 +41,11 @@ function diamond(shaping: Partial<Shaping> = {}, routes: NamespaceState["routes"
 
 class Recorder implements Egress {
   out: { node: number; dst: string; at: number }[] = [];
+  peerOut: { peer: number; ns: number; dir: number; dst: number; route: number; len: number }[] = [];
+  toPeer(_transport: number, peer: number, slot: number, ns: number, dir: number, dst: number, route: number): void {
+    this.peerOut.push({ peer, ns, dir, dst, route, len: this.pool.len[slot] });
+    this.pool.free(slot);
+  }
   now = 0;
   constructor(private pool: PacketPool) {}
   emit(node: number, slot: number): void {
@@ -53,7 +58,7 @@ class Recorder implements Egress {
 function setup(state: NamespaceState, vnet = false) {
   const pool = new PacketPool(1 << 22);
   const local = new Map(vnet ? state.nodes.map((n) => [`default/${n.name}`, { fd: 99, vnet: true }] as const) : []);
-  const tables = compileTables([state], local);
+  const tables = compileTables([state], local, undefined, [], vnet);
   const egress = new Recorder(pool);
   const fwd = new Forwarder(tables, pool, egress, 1);
   const node = (name: string) => tables.nodeKeys.indexOf(`default/${name}`);
@@ -174,5 +179,72 @@ describe("Forwarder", () => {
     f.fwd.flush();
     expect(f.pool.inUseLarge + f.pool.inUseSmall).toBe(0);
     expect(f.fwd.nextDeadline()).toBe(Infinity);
+  });
+
+  test("between two agents, the frame's namespace-local indices continue the route on the other host", () => {
+    const state = diamond({ delay: 0.001 }, [{ id: "r1", path: ["h1", "s2", "h2", "h3"], weight: 1 }]);
+    // h1 and s2 live on host a; h2, s1 and h3 on host b
+    for (const n of state.nodes) n.host = n.name === "h1" || n.name === "s2" ? "a" : "b";
+    const peerOf = (name: string) => [{ name, address: "192.0.2.1", port: 7401 }];
+    const poolA = new PacketPool(1 << 22);
+    const poolB = new PacketPool(1 << 22);
+    const arrived: string[] = [];
+    const tablesB = compileTables([state], new Map(), "b", peerOf("a"), false);
+    let b: Forwarder | undefined;
+    let now = 0;
+    const egressA: Egress = {
+      emit: () => {
+        throw new Error("nothing is delivered on host a");
+      },
+      toPeer(_t, peer, slot, ns, dir, dst, route) {
+        expect(peer).toBe(0);
+        const copy = poolB.alloc(false);
+        poolB.view(copy).set(poolA.view(slot).subarray(0, poolA.len[slot]));
+        poolB.len[copy] = poolA.len[slot];
+        poolA.free(slot);
+        b!.fromPeer(now, copy, ns, dir, dst, route);
+      },
+    };
+    const egressB: Egress = {
+      emit(node, slot) {
+        arrived.push(`${tablesB.nodeKeys[node]}@${now / MS}`);
+        poolB.free(slot);
+      },
+      toPeer: () => {
+        throw new Error("host b sends nothing back");
+      },
+    };
+    const tablesA = compileTables([state], new Map(), "a", peerOf("b"), false);
+    const a = new Forwarder(tablesA, poolA, egressA, 1);
+    b = new Forwarder(tablesB, poolB, egressB, 1);
+    const slot = poolA.alloc(false);
+    const buf = poolA.view(slot);
+    buf.fill(0, 0, 84);
+    buf[0] = 0x45;
+    [10, 0, 0, 5].forEach((o, i) => (buf[16 + i] = o));
+    poolA.len[slot] = 84;
+    a.ingress(0, tablesA.nodeKeys.indexOf("default/h1"), slot);
+    for (now = MS; now <= 4 * MS; now += MS) {
+      a.releaseDue(now);
+      b.releaseDue(now);
+    }
+    // h1 -1ms-> s2 -1ms-> (to host b) h2 -1ms-> h3: the explicit route, shaped once per hop
+    expect(arrived).toEqual(["default/h3@3"]);
+    const sentA = Object.fromEntries(tablesA.dirKeys.map((k, d) => [k, a.shapers[d].sentPackets]));
+    const sentB = Object.fromEntries(tablesB.dirKeys.map((k, d) => [k, b!.shapers[d].sentPackets]));
+    expect(sentA["default/h1:s2/ab"]).toBe(1);
+    expect(sentA["default/s2:h2/ab"]).toBe(1);
+    expect(sentB["default/s2:h2/ab"]).toBe(0);
+    expect(sentB["default/h2:h3/ab"]).toBe(1);
+  });
+
+  test("a frame for a namespace or direction this host does not have is dropped", () => {
+    const state = diamond();
+    const f = setup(state);
+    const slot = f.pool.alloc(false);
+    f.pool.len[slot] = 84;
+    f.fwd.fromPeer(0, slot, 12345, 0, 0, -1);
+    expect(f.drops().bad_frame).toBe(1);
+    expect(f.pool.inUseSmall + f.pool.inUseLarge).toBe(0);
   });
 });

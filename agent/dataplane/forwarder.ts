@@ -17,9 +17,15 @@ import { segmentCount, splitSegments, trimSegments, wireBytes, VNET_HDR_LEN } fr
 /** Where released packets go: writes the slot's packet to the node and frees the slot. */
 export interface Egress {
   emit(node: number, slot: number): void;
+  /**
+   * Hands the packet to the agent of host `peer` (an index into the tables' peers)
+   * over the namespace's transport, with its position as namespace-local indices,
+   * and frees the slot.
+   */
+  toPeer(transport: number, peer: number, slot: number, ns: number, dir: number, dst: number, route: number): void;
 }
 
-export const DROP_REASONS = ["not_ipv4", "no_node", "no_route", "loss", "queue", "pool", "egress"] as const;
+export const DROP_REASONS = ["not_ipv4", "no_node", "no_route", "loss", "queue", "pool", "egress", "no_host", "bad_frame"] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 const D_NOT_IPV4 = 0;
 const D_NO_NODE = 1;
@@ -28,6 +34,8 @@ const D_LOSS = 3;
 const D_QUEUE = 4;
 export const D_POOL = 5;
 export const D_EGRESS = 6;
+const D_NO_HOST = 7;
+const D_BAD_FRAME = 8;
 
 // a super-packet holds at most 64 KB; a hostile gso_size of 1 could claim that many segments
 const MAX_SEGMENTS = 65536;
@@ -42,6 +50,7 @@ export class Forwarder {
   readonly egressPackets: Float64Array;
   readonly shapers: LinkShaper[];
   #ipToNode: Map<number, number>[] = [];
+  #nsById = new Map<number, number>();
   #active: Int32Array;
   #isActive: Uint8Array;
   #activeCount = 0;
@@ -50,6 +59,8 @@ export class Forwarder {
   // per-slot forwarding state: destination node id and position in routeHops (-1: next-hop mode)
   #dst: Int32Array;
   #route: Int32Array;
+  /** where the IP header starts in a slot: after the virtio header when the agent uses offload */
+  #off: number;
 
   constructor(
     readonly tables: DataplaneTables,
@@ -65,6 +76,8 @@ export class Forwarder {
     this.egressPackets = new Float64Array(t.nodeKeys.length);
     for (let k = 0; k < t.nsNames.length; k++) this.#ipToNode.push(new Map());
     for (let g = 0; g < t.nodeKeys.length; g++) this.#ipToNode[t.nodeNs[g]].set(t.nodeIp[g], g);
+    t.nsId.forEach((id, k) => this.#nsById.set(id, k));
+    this.#off = tables.vnet ? VNET_HDR_LEN : 0;
     this.#dst = pool.dst;
     this.#route = pool.route;
   }
@@ -74,7 +87,7 @@ export class Forwarder {
     const t = this.tables;
     this.ingressPackets[src]++;
     const buf = this.pool.view(slot);
-    const off = t.nodeVnet[src] ? VNET_HDR_LEN : 0;
+    const off = this.#off;
     if (this.pool.len[slot] < off + 20 || buf[off] >> 4 !== 4) return this.#drop(slot, D_NOT_IPV4);
     const dstIp = ((buf[off + 16] << 24) | (buf[off + 17] << 16) | (buf[off + 18] << 8) | buf[off + 19]) >>> 0;
     const ns = t.nodeNs[src];
@@ -93,7 +106,25 @@ export class Forwarder {
     }
     if (dir < 0) return this.#drop(slot, D_NO_ROUTE);
     this.#dst[slot] = dst;
-    this.#toLink(now, slot, dir, off);
+    this.#toLink(now, slot, dir);
+  }
+
+  /**
+   * A packet from another agent that has just crossed direction `dir` (indices
+   * local to the namespace with frame id `nsId`): continue its route here.
+   */
+  fromPeer(now: number, slot: number, nsId: number, dir: number, dst: number, route: number): void {
+    const t = this.tables;
+    const k = this.#nsById.get(nsId);
+    if (k === undefined) return this.#drop(slot, D_BAD_FRAME);
+    const dirEnd = k + 1 < t.nsDirBase.length ? t.nsDirBase[k + 1] : t.dirKeys.length;
+    const d = t.nsDirBase[k] + dir;
+    const g = t.nsBase[k] + dst;
+    // what arrives must be for this host: a disagreement on the state is dropped, not forwarded blindly
+    if (d >= dirEnd || dst >= t.nsSize[k] || t.nodeHost[t.dirTo[d]] !== -1) return this.#drop(slot, D_BAD_FRAME);
+    this.#dst[slot] = g;
+    this.#route[slot] = route < 0 ? -1 : t.nsRouteBase[k] + route;
+    this.#arrive(now, slot, d);
   }
 
   /** Releases every packet whose time has come, on every link direction. */
@@ -137,14 +168,15 @@ export class Forwarder {
     this.#isActive.fill(0);
   }
 
-  #toLink(now: number, slot: number, dir: number, off: number): void {
+  #toLink(now: number, slot: number, dir: number): void {
+    const off = this.#off;
     const shaper = this.shapers[dir];
     const buf = this.pool.view(slot);
     const nseg = off ? segmentCount(buf, this.pool.len[slot]) : 1;
     const lost = shaper.drawLoss(nseg, this.#mask);
     if (lost === 0) {
       if (nseg === 1 || shaper.nsPerByte * wireBytes(buf, this.pool.len[slot]) <= MAX_BURST_NS) {
-        return this.#enqueue(now, slot, dir, nseg, off);
+        return this.#enqueue(now, slot, dir, nseg);
       }
     } else {
       this.drops[D_LOSS] += lost;
@@ -158,10 +190,10 @@ export class Forwarder {
     const n = splitSegments(this.pool, slot, this.#mask, this.#split);
     // segments it could not write for want of pool slots are drops too
     if (n < nseg - lost) this.drops[D_POOL] += nseg - lost - n;
-    for (let i = 0; i < n; i++) this.#enqueue(now, this.#split[i], dir, 1, off);
+    for (let i = 0; i < n; i++) this.#enqueue(now, this.#split[i], dir, 1);
   }
 
-  #enqueue(now: number, slot: number, dir: number, nseg: number, off: number): void {
+  #enqueue(now: number, slot: number, dir: number, nseg: number): void {
     const shaper = this.shapers[dir];
     const room = shaper.room(now);
     if (room < nseg) {
@@ -179,7 +211,7 @@ export class Forwarder {
     }
     // small packets held in a queue or delay line should not pin a 64 KB slot each
     if (this.pool.len[slot] <= SMALL_SLOT) slot = this.pool.shrink(slot);
-    const bytes = off ? wireBytes(this.pool.view(slot), this.pool.len[slot]) : this.pool.len[slot];
+    const bytes = this.#off ? wireBytes(this.pool.view(slot), this.pool.len[slot]) : this.pool.len[slot];
     shaper.enqueue(now, slot, nseg, bytes);
     this.#markActive(dir);
     this.#drain(now, dir);
@@ -195,6 +227,15 @@ export class Forwarder {
     const t = this.tables;
     const node = t.dirTo[dir];
     const dst = this.#dst[slot];
+    const host = t.nodeHost[node];
+    if (host !== -1) {
+      // the next node lives on another host: its agent continues the route
+      if (host < 0) return this.#drop(slot, D_NO_HOST);
+      const k = t.nodeNs[node];
+      const r = this.#route[slot];
+      this.egress.toPeer(t.nsTransport[k], host, slot, t.nsId[k], dir - t.nsDirBase[k], dst - t.nsBase[k], r < 0 ? -1 : r - t.nsRouteBase[k]);
+      return;
+    }
     if (node === dst) {
       this.egressPackets[dst]++;
       this.egress.emit(dst, slot);
@@ -211,7 +252,7 @@ export class Forwarder {
       next = t.nextDir[ns][(node - base) * t.nsSize[ns] + (dst - base)];
     }
     if (next < 0) return this.#drop(slot, D_NO_ROUTE);
-    this.#toLink(now, slot, next, t.nodeVnet[dst] ? VNET_HDR_LEN : 0);
+    this.#toLink(now, slot, next);
   }
 
   #markActive(dir: number): void {

@@ -7,7 +7,8 @@ import type { Shaping } from "../../protocol/state.ts";
 import type { DataplaneTables } from "./tables.ts";
 
 export type ToWorker =
-  | { type: "init"; wakeFd: number; poolBytes: number; seed: number }
+  /** listen: where the tcp transport accepts other agents (port 0: any free port) */
+  | { type: "init"; wakeFd: number; poolBytes: number; seed: number; listen?: { address: string; port: number } }
   /** replace every table; packets queued under the old tables are dropped */
   | { type: "tables"; tables: DataplaneTables }
   /** change shaping of existing link directions in place, keeping their queues */
@@ -25,7 +26,8 @@ export interface DirectionCounters {
 }
 
 export type FromWorker =
-  | { type: "ready" }
+  /** port: where the tcp transport listens (0 without one) */
+  | { type: "ready"; port: number }
   | { type: "counters"; dirs: DirectionCounters[]; drops: Record<string, number>; poolInUse: number }
   | { type: "error"; message: string }
   | { type: "stopped" };

@@ -6,7 +6,12 @@
  * keyed by names. Direction words: "ab" is a->b of a link as written.
  */
 import type { NamespaceState, Shaping } from "../../protocol/state.ts";
+import type { Peer } from "../../protocol/wire.ts";
 import { ipv4Address } from "../../protocol/ipv4.ts";
+import { namespaceId } from "./frame.ts";
+
+/** transport codes per namespace in the tables */
+export const TRANSPORT_CODES = { tcp: 0, udp: 1, quic: 2 } as const;
 
 export interface DataplaneTables {
   /** node id -> "namespace/node" */
@@ -15,11 +20,21 @@ export interface DataplaneTables {
   nodeIp: Uint32Array;
   /** node id -> TUN fd on this host, or -1 (not local, or no kernel interface) */
   nodeFd: Int32Array;
-  /** node id -> whether the fd carries virtio headers */
-  nodeVnet: Uint8Array;
+  /** packets carry a virtio header (TUNs opened with offload); one setting per agent */
+  vnet: boolean;
+  /** node id -> -1 when it is on this host, else its host's index in `peers` (-2: host unreachable) */
+  nodeHost: Int32Array;
   nsNames: string[];
+  /** namespace -> id in frames between agents (a hash of the name) */
+  nsId: Uint32Array;
+  nsTransport: Uint8Array;
   nsBase: Int32Array;
   nsSize: Int32Array;
+  /** namespace -> its first direction id and its first position in routeHops */
+  nsDirBase: Int32Array;
+  nsRouteBase: Int32Array;
+  me: string;
+  peers: Peer[];
   /** direction id -> "namespace/linkId/ab|ba" */
   dirKeys: string[];
   dirFrom: Int32Array;
@@ -37,13 +52,26 @@ export interface LocalInterface {
   vnet: boolean;
 }
 
-/** `local` maps "namespace/node" to the node's TUN on this host. */
-export function compileTables(namespaces: NamespaceState[], local: Map<string, LocalInterface>): DataplaneTables {
+/**
+ * `local` maps "namespace/node" to the node's TUN on this host; `me` is this
+ * host's name and `peers` the other agents (defaults describe a single host).
+ */
+export function compileTables(
+  namespaces: NamespaceState[],
+  local: Map<string, LocalInterface>,
+  me?: string,
+  peers: Peer[] = [],
+  vnet = true,
+): DataplaneTables {
   const nodeKeys: string[] = [];
   const nodeNs: number[] = [];
   const nodeIp: number[] = [];
   const nsBase: number[] = [];
   const nsSize: number[] = [];
+  const nsDirBase: number[] = [];
+  const nsRouteBase: number[] = [];
+  const nodeHost: number[] = [];
+  const peerIndex = new Map(peers.map((p, i) => [p.name, i]));
   const dirKeys: string[] = [];
   const dirFrom: number[] = [];
   const dirTo: number[] = [];
@@ -57,12 +85,15 @@ export function compileTables(namespaces: NamespaceState[], local: Map<string, L
     const n = ns.nodes.length;
     nsBase.push(base);
     nsSize.push(n);
+    nsDirBase.push(dirKeys.length);
+    nsRouteBase.push(hops.length);
     const index = new Map<string, number>();
     ns.nodes.forEach((node, i) => {
       index.set(node.name, i);
       nodeKeys.push(`${ns.name}/${node.name}`);
       nodeNs.push(k);
       nodeIp.push(ipv4Address(node.ip));
+      nodeHost.push(me === undefined || node.host === me ? -1 : (peerIndex.get(node.host) ?? -2));
     });
     // dirOf.get("a>b") is the direction id from a to b
     const dirOf = new Map<string, number>();
@@ -111,12 +142,11 @@ export function compileTables(namespaces: NamespaceState[], local: Map<string, L
   });
 
   const nodeFd = new Int32Array(nodeKeys.length).fill(-1);
-  const nodeVnet = new Uint8Array(nodeKeys.length);
   nodeKeys.forEach((key, g) => {
     const ifc = local.get(key);
     if (ifc) {
+      if (ifc.vnet !== vnet) throw new Error(`${key}: its TUN ${ifc.vnet ? "has" : "lacks"} virtio headers, unlike the agent's setting`);
       nodeFd[g] = ifc.fd;
-      nodeVnet[g] = ifc.vnet ? 1 : 0;
     }
   });
 
@@ -125,8 +155,15 @@ export function compileTables(namespaces: NamespaceState[], local: Map<string, L
     nodeNs: Int32Array.from(nodeNs),
     nodeIp: Uint32Array.from(nodeIp),
     nodeFd,
-    nodeVnet,
+    vnet,
+    nodeHost: Int32Array.from(nodeHost),
     nsNames: namespaces.map((n) => n.name),
+    nsId: Uint32Array.from(namespaces.map((n) => namespaceId(n.name))),
+    nsTransport: Uint8Array.from(namespaces.map((n) => TRANSPORT_CODES[n.transport])),
+    nsDirBase: Int32Array.from(nsDirBase),
+    nsRouteBase: Int32Array.from(nsRouteBase),
+    me: me ?? "",
+    peers,
     nsBase: Int32Array.from(nsBase),
     nsSize: Int32Array.from(nsSize),
     dirKeys,
@@ -146,6 +183,10 @@ export function sameStructure(a: DataplaneTables, b: DataplaneTables): boolean {
     sameList(a.dirKeys, b.dirKeys) &&
     sameList(a.nodeFd, b.nodeFd) &&
     sameList(a.nodeIp, b.nodeIp) &&
+    sameList(a.nodeHost, b.nodeHost) &&
+    a.vnet === b.vnet &&
+    sameList(a.nsTransport, b.nsTransport) &&
+    JSON.stringify(a.peers) === JSON.stringify(b.peers) &&
     sameList(a.routeHops, b.routeHops) &&
     a.nextDir.every((t, i) => sameList(t, b.nextDir[i])) &&
     a.routeStart.every((t, i) => sameList(t, b.routeStart[i]))

@@ -1,16 +1,19 @@
 /**
- * The dataplane thread. One loop waits on every node's TUN descriptor with ppoll
- * (nanosecond timeout = the next shaper deadline), reads packets with
- * non-blocking FFI reads into pool slots, forwards them, and writes released
- * packets to their destination TUN. It returns to the event loop every couple of
- * milliseconds (or at once when the main thread rings the wake eventfd) so that
- * table and shaping updates arrive between batches, never in the middle of one.
+ * The dataplane thread. One loop waits with ppoll on every node's TUN, the wake
+ * eventfd and the transport sockets (nanosecond timeout = the next shaper
+ * deadline), reads packets with non-blocking FFI reads into pool slots,
+ * forwards them, and writes released packets to their destination TUN or
+ * peer agent. It returns to the event loop every couple of milliseconds (or at
+ * once when the main thread rings the wake eventfd) so that table and shaping
+ * updates arrive between batches, never in the middle of one.
  */
 import { ptr } from "bun:ffi";
 import { sys, errno, EAGAIN, EINTR, POLLIN, strerror } from "../sys/libc.ts";
 import { Forwarder, DROP_REASONS, D_EGRESS, D_POOL, type Egress } from "./forwarder.ts";
 import { PacketPool, LARGE_SLOT } from "./pool.ts";
-import type { DataplaneTables } from "./tables.ts";
+import { TcpTransport } from "./transport-tcp.ts";
+import { TRANSPORT_CODES, type DataplaneTables } from "./tables.ts";
+import type { FrameSink } from "./frame.ts";
 import type { FromWorker, ToWorker, DirectionCounters } from "./messages.ts";
 
 declare const self: Worker;
@@ -21,25 +24,37 @@ const MAX_WAIT_NS = 100_000_000;
 const REPORT_NS = 500_000_000;
 const PR_SET_TIMERSLACK = 29;
 
+// what each entry of the poll array is
+const K_WAKE = 0;
+const K_TUN = 1;
+const K_LISTEN = 2;
+const K_CONN = 3;
+
 let pool: PacketPool | undefined;
 let fwd: Forwarder | undefined;
+let tcp: TcpTransport | undefined;
 let wakeFd = -1;
 let seed = 1;
 let stopped = false;
 let scheduled = false;
 let nextReport = 0;
+let nextDial = Infinity;
 
 // ppoll's array: struct pollfd { int fd; short events; short revents; }
 let pollBuf = new Uint8Array(8);
 let pollI32 = new Int32Array(pollBuf.buffer);
 let pollI16 = new Int16Array(pollBuf.buffer);
-let pollNode = new Int32Array(1);
+let pollKind = new Uint8Array(1);
+// K_TUN: the node id; K_CONN: the index in tcp.conns when the array was built
+let pollRef = new Int32Array(1);
 let nfds = 0;
+let pollVersion = -1;
+let pollTables: DataplaneTables | undefined;
 const timespec = new Uint8Array(16);
 const tsI32 = new Int32Array(timespec.buffer);
 const wakeBuf = new Uint8Array(8);
-// one pre-allocated large slot per polled descriptor, the destination of its next read
-let readSlot = new Int32Array(1);
+// per node: a pre-allocated large slot, the destination of its TUN's next read
+let readSlot = new Int32Array(0);
 // raw address of the pool's memory: a slot's address is this plus its offset
 let memAddr = 0;
 
@@ -55,6 +70,22 @@ const egress: Egress = {
     }
     p.free(slot);
   },
+  toPeer(transport: number, peer: number, slot: number, ns: number, dir: number, dst: number, route: number): void {
+    if (transport === TRANSPORT_CODES.tcp && tcp) {
+      tcp.send(peer, slot, ns, dir, dst, route, Bun.nanoseconds());
+    } else {
+      fwd!.drops[D_EGRESS]++;
+      pool!.free(slot);
+    }
+  },
+};
+
+// packets from peers go to whichever forwarder is current
+const sink: FrameSink = {
+  fromPeer(now: number, slot: number, ns: number, dir: number, dst: number, route: number): void {
+    if (fwd) fwd.fromPeer(now, slot, ns, dir, dst, route);
+    else pool!.free(slot);
+  },
 };
 
 function addrOf(slot: number): number {
@@ -64,35 +95,62 @@ function addrOf(slot: number): number {
 function setTables(tables: DataplaneTables): void {
   if (fwd) {
     fwd.flush();
-    for (let i = 0; i < nfds; i++) if (readSlot[i] >= 0) pool!.free(readSlot[i]);
+    for (let g = 0; g < readSlot.length; g++) if (readSlot[g] >= 0) pool!.free(readSlot[g]);
   }
   fwd = new Forwarder(tables, pool!, egress, seed);
-  const fds: number[] = [wakeFd];
-  const nodes: number[] = [-1];
-  tables.nodeFd.forEach((fd, g) => {
-    if (fd >= 0) {
-      fds.push(fd);
-      nodes.push(g);
+  readSlot = new Int32Array(tables.nodeKeys.length).fill(-1);
+  tcp?.setPeers(tables.me, tables.peers, Bun.nanoseconds());
+  nextDial = tcp ? tcp.dialDue(Bun.nanoseconds()) : Infinity;
+  pollVersion = -1;
+}
+
+/** Rebuilds the poll array when descriptors came or went; refreshes each connection's interest. */
+function refreshPoll(): void {
+  const t = fwd!.tables;
+  const version = tcp ? tcp.version : 0;
+  if (version !== pollVersion || pollTables !== t) {
+    const kinds: number[] = [K_WAKE];
+    const refs: number[] = [0];
+    const fds: number[] = [wakeFd];
+    if (tcp) {
+      kinds.push(K_LISTEN);
+      refs.push(0);
+      fds.push(tcp.listenFd);
+      tcp.conns.forEach((c, i) => {
+        kinds.push(K_CONN);
+        refs.push(i);
+        fds.push(c.fd);
+      });
     }
-  });
-  nfds = fds.length;
-  pollBuf = new Uint8Array(8 * nfds);
-  pollI32 = new Int32Array(pollBuf.buffer);
-  pollI16 = new Int16Array(pollBuf.buffer);
-  pollNode = Int32Array.from(nodes);
-  readSlot = new Int32Array(nfds).fill(-1);
-  for (let i = 0; i < nfds; i++) {
-    pollI32[2 * i] = fds[i];
-    pollI16[4 * i + 2] = POLLIN;
+    t.nodeFd.forEach((fd, g) => {
+      if (fd >= 0) {
+        kinds.push(K_TUN);
+        refs.push(g);
+        fds.push(fd);
+      }
+    });
+    nfds = fds.length;
+    pollBuf = new Uint8Array(8 * nfds);
+    pollI32 = new Int32Array(pollBuf.buffer);
+    pollI16 = new Int16Array(pollBuf.buffer);
+    pollKind = Uint8Array.from(kinds);
+    pollRef = Int32Array.from(refs);
+    for (let i = 0; i < nfds; i++) {
+      pollI32[2 * i] = fds[i];
+      pollI16[4 * i + 2] = POLLIN;
+    }
+    pollVersion = version;
+    pollTables = t;
+  }
+  if (tcp) {
+    for (let i = 0; i < nfds; i++) if (pollKind[i] === K_CONN) pollI16[4 * i + 2] = tcp.events(tcp.conns[pollRef[i]]);
   }
 }
 
-function readNode(i: number, now: number): void {
+function readTun(fd: number, node: number, now: number): void {
   const p = pool!;
-  const fd = pollI32[2 * i];
-  const node = pollNode[i];
   for (let k = 0; k < READ_BATCH; k++) {
-    let slot = readSlot[i];
+    let slot = readSlot[node];
     if (slot < 0) {
       slot = p.alloc(true);
       if (slot < 0) {
@@ -100,7 +158,7 @@ function readNode(i: number, now: number): void {
         fwd!.drops[D_POOL]++;
         return;
       }
-      readSlot[i] = slot;
+      readSlot[node] = slot;
     }
     const n = sys.read(fd, addrOf(slot), LARGE_SLOT) as number;
     if (n <= 0) {
@@ -110,7 +168,7 @@ function readNode(i: number, now: number): void {
       }
       return;
     }
-    readSlot[i] = -1;
+    readSlot[node] = -1;
     p.len[slot] = n;
     fwd!.ingress(now, node, slot);
   }
@@ -118,7 +176,9 @@ function readNode(i: number, now: number): void {
 
 function waitAndRead(now: number): boolean {
   const f = fwd!;
-  const deadline = f.nextDeadline();
+  refreshPoll();
+  let deadline = f.nextDeadline();
+  if (nextDial < deadline) deadline = nextDial;
   let wait = deadline === Infinity ? MAX_WAIT_NS : deadline - now;
   if (wait > MAX_WAIT_NS) wait = MAX_WAIT_NS;
   if (wait > nextReport - now) wait = nextReport - now;
@@ -131,15 +191,28 @@ function waitAndRead(now: number): boolean {
   if (ready <= 0) return false;
   let woken = false;
   const t = Bun.nanoseconds();
+  // connections are looked up before any of them can close and renumber the rest
+  const conns = tcp ? tcp.conns.slice() : [];
   for (let i = 0; i < nfds; i++) {
     const rev = pollI16[4 * i + 3];
     if (rev === 0) continue;
     pollI16[4 * i + 3] = 0;
-    if (i === 0) {
-      sys.read(wakeFd, wakeBuf, 8);
-      woken = true;
-    } else {
-      readNode(i, t);
+    switch (pollKind[i]) {
+      case K_WAKE:
+        sys.read(wakeFd, wakeBuf, 8);
+        woken = true;
+        break;
+      case K_TUN:
+        readTun(pollI32[2 * i], pollRef[i], t);
+        break;
+      case K_LISTEN:
+        tcp!.onListenReady();
+        break;
+      case K_CONN: {
+        const c = conns[pollRef[i]];
+        if (c && tcp!.conns.includes(c)) tcp!.onConnReady(c, rev, t);
+        break;
+      }
     }
   }
   return woken;
@@ -152,6 +225,7 @@ function tick(): void {
   for (;;) {
     let now = Bun.nanoseconds();
     fwd.releaseDue(now);
+    if (now >= nextDial && tcp) nextDial = tcp.dialDue(now);
     if (now >= nextReport) {
       report();
       nextReport = now + REPORT_NS;
@@ -173,6 +247,7 @@ function schedule(): void {
 
 function report(): void {
   const f = fwd!;
+  const now = Bun.nanoseconds();
   const dirs: DirectionCounters[] = f.shapers.map((s, d) => ({
     key: f.tables.dirKeys[d],
     packets: s.sentPackets,
@@ -180,10 +255,15 @@ function report(): void {
     segments: s.sentSegments,
     dropLoss: s.dropLoss,
     dropQueue: s.dropQueue,
-    queued: s.queued,
+    queued: s.occupancy(now),
   }));
   const drops: Record<string, number> = {};
   DROP_REASONS.forEach((r, i) => (drops[r] = f.drops[i]));
+  if (tcp) {
+    drops.tcp_no_peer = tcp.drops.noPeer;
+    drops.tcp_backlog = tcp.drops.backlog;
+    drops.tcp_bad_frame = tcp.drops.badFrame;
+  }
   post({ type: "counters", dirs, drops, poolInUse: pool!.inUseLarge + pool!.inUseSmall });
 }
 
@@ -195,14 +275,18 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
   const msg = e.data;
   try {
     switch (msg.type) {
-      case "init":
+      case "init": {
         wakeFd = msg.wakeFd;
         seed = msg.seed;
         pool = new PacketPool(msg.poolBytes);
         memAddr = ptr(pool.mem);
         sys.prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
-        post({ type: "ready" });
+        if (msg.listen) {
+          tcp = new TcpTransport(pool, sink, msg.listen.address, msg.listen.port, (line) => post({ type: "error", message: line }));
+        }
+        post({ type: "ready", port: tcp?.port ?? 0 });
         break;
+      }
       case "tables":
         setTables(msg.tables);
         schedule();
@@ -216,6 +300,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       case "stop":
         stopped = true;
         fwd?.flush();
+        tcp?.close();
         post({ type: "stopped" });
         break;
     }
