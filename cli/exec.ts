@@ -6,7 +6,7 @@
  */
 import { CLIENT, COMMON, type CommandSpec, type Values, str, UsageError } from "./options.ts";
 import { createClient } from "./client.ts";
-import { netnsExists } from "../agent/sys/netns.ts";
+import { netnsUsable } from "../agent/sys/netns.ts";
 
 export const spec: CommandSpec = {
   name: "exec",
@@ -34,7 +34,7 @@ export async function main(values: Values, positionals: string[]): Promise<numbe
   const nodes = await client.json<NodeRow[]>("GET", `/namespaces/${namespace}/nodes`);
   const row = nodes.find((n) => n.name === node);
   if (!row) throw new UsageError(`no node "${node}" in namespace ${namespace}; nodes: ${nodes.map((n) => n.name).join(", ") || "(none)"}`);
-  if (row.netns && netnsExists(row.netns)) {
+  if (row.netns && netnsUsable(row.netns)) {
     const proc = Bun.spawn(["ip", "netns", "exec", row.netns, ...command], { stdio: ["inherit", "inherit", "inherit"] });
     return await proc.exited;
   }

@@ -55,6 +55,8 @@ const tsI32 = new Int32Array(timespec.buffer);
 const wakeBuf = new Uint8Array(8);
 // per node: a pre-allocated large slot, the destination of its TUN's next read
 let readSlot = new Int32Array(0);
+// per node: 1 once its TUN failed (its device was removed under us); it is no longer polled
+let deadTun = new Uint8Array(0);
 // raw address of the pool's memory: a slot's address is this plus its offset
 let memAddr = 0;
 
@@ -99,6 +101,7 @@ function setTables(tables: DataplaneTables): void {
   }
   fwd = new Forwarder(tables, pool!, egress, seed);
   readSlot = new Int32Array(tables.nodeKeys.length).fill(-1);
+  deadTun = new Uint8Array(tables.nodeKeys.length);
   tcp?.setPeers(tables.me, tables.peers, Bun.nanoseconds());
   nextDial = tcp ? tcp.dialDue(Bun.nanoseconds()) : Infinity;
   pollVersion = -1;
@@ -123,7 +126,7 @@ function refreshPoll(): void {
       });
     }
     t.nodeFd.forEach((fd, g) => {
-      if (fd >= 0) {
+      if (fd >= 0 && !deadTun[g]) {
         kinds.push(K_TUN);
         refs.push(g);
         fds.push(fd);
@@ -164,7 +167,12 @@ function readTun(fd: number, node: number, now: number): void {
     if (n <= 0) {
       if (n < 0) {
         const e = errno();
-        if (e !== EAGAIN && e !== EINTR) post({ type: "error", message: `read from ${fwd!.tables.nodeKeys[node]}: ${strerror(e)}` });
+        if (e !== EAGAIN && e !== EINTR) {
+          // report once and stop polling it: a removed device would otherwise wake ppoll forever
+          post({ type: "error", message: `node ${fwd!.tables.nodeKeys[node]}: its TUN failed (${strerror(e)}); no longer reading it` });
+          deadTun[node] = 1;
+          pollVersion = -1;
+        }
       }
       return;
     }

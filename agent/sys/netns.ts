@@ -4,7 +4,7 @@
  * in a name, so the parts are unambiguous) and every TUN it creates before moving
  * it into a node starts with `nmt`: cleanup finds leftovers by these prefixes.
  */
-import { readdirSync, existsSync } from "node:fs";
+import { readdirSync, existsSync, statfsSync } from "node:fs";
 import { mustRun, run } from "./run.ts";
 
 export const NETNS_PREFIX = "nm:";
@@ -17,6 +17,21 @@ export function netnsName(agent: string, namespace: string, node: string): strin
 
 export function netnsExists(name: string): boolean {
   return existsSync(`${NETNS_DIR}/${name}`);
+}
+
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * Whether this process can enter the namespace: its file must be an nsfs mount
+ * here. An agent running in another mount namespace (under `ip netns exec`)
+ * makes files whose mounts never reach this one.
+ */
+export function netnsUsable(name: string): boolean {
+  try {
+    return statfsSync(`${NETNS_DIR}/${name}`).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
 }
 
 /** Names of the Linux namespaces made by `agent` (every agent's when agent is undefined). */
