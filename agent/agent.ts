@@ -52,14 +52,15 @@ export interface AgentHandle {
 
 export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const log = opts.log ?? ((l: string) => console.error(`agent ${opts.name}: ${l}`));
+  const offload = opts.offload ?? true;
   const dataplane = new Dataplane({
     seed: opts.seed,
+    vnet: offload,
     listen: { address: "0.0.0.0", port: opts.dataPort ?? DEFAULT_DATA_PORT },
     onError: (m) => log(`dataplane: ${m}`),
   });
   await dataplane.start();
   const advertise = opts.advertise ?? hostFacts().addresses[0] ?? "127.0.0.1";
-  const offload = opts.offload ?? true;
   const nodes = new NodeManager({ agent: opts.name, offload, log });
   const wsUrl = `${opts.controller.replace(/^http/, "ws").replace(/\/$/, "")}/api/v1/agent`;
 

@@ -11,6 +11,8 @@ import type { FromWorker, ToWorker } from "./messages.ts";
 export interface DataplaneOptions {
   /** accept other agents' packets here (tcp transport); none without it */
   listen?: { address: string; port: number };
+  /** packets carry virtio headers (TUNs with offload); the udp transport splits super-packets */
+  vnet?: boolean;
   /** bytes of packet buffers the worker may hold (queues and delay lines) */
   poolBytes?: number;
   seed?: number;
@@ -65,6 +67,7 @@ export class Dataplane {
       wakeFd: this.#wakeFd,
       poolBytes: this.opts.poolBytes ?? 1 << 30,
       seed: this.opts.seed ?? (Math.random() * 2 ** 32) >>> 0,
+      vnet: this.opts.vnet ?? true,
       ...(this.opts.listen ? { listen: this.opts.listen } : {}),
     });
     try {

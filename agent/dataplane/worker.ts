@@ -12,6 +12,7 @@ import { sys, errno, EAGAIN, EINTR, POLLIN, strerror } from "../sys/libc.ts";
 import { Forwarder, DROP_REASONS, D_EGRESS, D_POOL, type Egress } from "./forwarder.ts";
 import { PacketPool, LARGE_SLOT } from "./pool.ts";
 import { TcpTransport } from "./transport-tcp.ts";
+import { UdpTransport } from "./transport-udp.ts";
 import { TRANSPORT_CODES, type DataplaneTables } from "./tables.ts";
 import type { FrameSink } from "./frame.ts";
 import type { FromWorker, ToWorker, DirectionCounters } from "./messages.ts";
@@ -29,10 +30,12 @@ const K_WAKE = 0;
 const K_TUN = 1;
 const K_LISTEN = 2;
 const K_CONN = 3;
+const K_UDP = 4;
 
 let pool: PacketPool | undefined;
 let fwd: Forwarder | undefined;
 let tcp: TcpTransport | undefined;
+let udp: UdpTransport | undefined;
 let wakeFd = -1;
 let seed = 1;
 let stopped = false;
@@ -75,6 +78,8 @@ const egress: Egress = {
   toPeer(transport: number, peer: number, slot: number, ns: number, dir: number, dst: number, route: number): void {
     if (transport === TRANSPORT_CODES.tcp && tcp) {
       tcp.send(peer, slot, ns, dir, dst, route, Bun.nanoseconds());
+    } else if (transport === TRANSPORT_CODES.udp && udp) {
+      udp.send(peer, slot, ns, dir, dst, route);
     } else {
       fwd!.drops[D_EGRESS]++;
       pool!.free(slot);
@@ -103,6 +108,7 @@ function setTables(tables: DataplaneTables): void {
   readSlot = new Int32Array(tables.nodeKeys.length).fill(-1);
   deadTun = new Uint8Array(tables.nodeKeys.length);
   tcp?.setPeers(tables.me, tables.peers, Bun.nanoseconds());
+  udp?.setPeers(tables.peers);
   nextDial = tcp ? tcp.dialDue(Bun.nanoseconds()) : Infinity;
   pollVersion = -1;
 }
@@ -119,6 +125,11 @@ function refreshPoll(): void {
       kinds.push(K_LISTEN);
       refs.push(0);
       fds.push(tcp.listenFd);
+      if (udp) {
+        kinds.push(K_UDP);
+        refs.push(0);
+        fds.push(udp.fd);
+      }
       tcp.conns.forEach((c, i) => {
         kinds.push(K_CONN);
         refs.push(i);
@@ -216,6 +227,9 @@ function waitAndRead(now: number): boolean {
       case K_LISTEN:
         tcp!.onListenReady();
         break;
+      case K_UDP:
+        udp!.onReadable(t);
+        break;
       case K_CONN: {
         const c = conns[pollRef[i]];
         if (c && tcp!.conns.includes(c)) tcp!.onConnReady(c, rev, t);
@@ -272,6 +286,12 @@ function report(): void {
     drops.tcp_backlog = tcp.drops.backlog;
     drops.tcp_bad_frame = tcp.drops.badFrame;
   }
+  if (udp) {
+    drops.udp_no_peer = udp.drops.noPeer;
+    drops.udp_send_failed = udp.drops.sendFailed;
+    drops.udp_bad_frame = udp.drops.badFrame;
+    drops.udp_strangers = udp.drops.strangers;
+  }
   post({ type: "counters", dirs, drops, poolInUse: pool!.inUseLarge + pool!.inUseSmall });
 }
 
@@ -291,6 +311,8 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         sys.prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
         if (msg.listen) {
           tcp = new TcpTransport(pool, sink, msg.listen.address, msg.listen.port, (line) => post({ type: "error", message: line }));
+          // udp shares the port number tcp got (the two protocols have separate port spaces)
+          udp = new UdpTransport(pool, sink, msg.listen.address, tcp.port, msg.vnet);
         }
         post({ type: "ready", port: tcp?.port ?? 0 });
         break;
@@ -309,6 +331,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         stopped = true;
         fwd?.flush();
         tcp?.close();
+        udp?.close();
         post({ type: "stopped" });
         break;
     }
