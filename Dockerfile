@@ -27,7 +27,7 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci
+RUN npm install --no-audit --no-fund
 COPY . .
 # scripts/build.ts: bun build --compile main.ts + the dataplane worker -> dist/nextmini
 RUN npm run build

@@ -59,7 +59,13 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     listen: { address: "0.0.0.0", port: opts.dataPort ?? DEFAULT_DATA_PORT },
     onError: (m) => log(`dataplane: ${m}`),
   });
-  await dataplane.start();
+  try {
+    await dataplane.start();
+  } catch (e) {
+    const why = (e as Error).message;
+    const hint = /Address already in use/.test(why) ? "; another agent may be using it: pick another with --data-port (0 = any free port)" : "";
+    throw new Error(`the dataplane could not start: ${why}${hint}`);
+  }
   const advertise = opts.advertise ?? hostFacts().addresses[0] ?? "127.0.0.1";
   const nodes = new NodeManager({ agent: opts.name, offload, log });
   const wsUrl = `${opts.controller.replace(/^http/, "ws").replace(/\/$/, "")}/api/v1/agent`;
@@ -125,7 +131,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         break;
       case "exec": {
         const argv = nodes.execArgv(frame.namespace, frame.node, frame.command);
-        const r = typeof argv === "string" ? { exitCode: 126, stdout: "", stderr: `${argv}\n` } : await run(argv, { timeoutMs: frame.timeoutMs });
+        const r = typeof argv === "string" ? { exitCode: 126, stdout: "", stderr: `${argv}\n` } : await run(argv, { timeoutMs: frame.timeoutMs, label: frame.command[0] });
         send({ type: "execResult", id: frame.id, ...r });
         break;
       }

@@ -11,7 +11,7 @@ export const spec: CommandSpec = {
   name: "agent",
   usage: "agent --controller URL [--join-token T] [--name NAME] [options]",
   summary: "Run a dataplane agent: it realizes the nodes the controller places on this host and carries their packets.",
-  description: "Needs root (or CAP_NET_ADMIN) for netns and host nodes. SIGINT/SIGTERM remove every namespace and TUN device it made.",
+  description: "Needs root for netns nodes (ip netns needs CAP_SYS_ADMIN as well as CAP_NET_ADMIN); CAP_NET_ADMIN suffices for host nodes. SIGINT/SIGTERM remove every namespace and TUN device it made.",
   options: {
     controller: { type: "string", env: "NEXTMINI_CONTROLLER", help: "the controller's URL", value: "URL", default: "http://127.0.0.1:7400" },
     "join-token": { type: "string", env: "NEXTMINI_JOIN_TOKEN", help: "the controller's join token (default: join-token in the state dir)", value: "T" },

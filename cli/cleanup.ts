@@ -10,7 +10,7 @@ export const spec: CommandSpec = {
   options: {
     agent: { type: "string", help: "only what this agent made", value: "NAME" },
     "dry-run": { type: "boolean", help: "list what would be removed" },
-    ...COMMON,
+    help: COMMON.help,
   },
 };
 

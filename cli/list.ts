@@ -2,14 +2,21 @@
 import { CLIENT, COMMON, OUTPUT, type CommandSpec, type Values, str } from "./options.ts";
 import { createClient } from "./client.ts";
 
-function listing(name: string, summary: string, pathOf: (ns: string) => string): { spec: CommandSpec; main: (v: Values) => Promise<number> } {
+function listing(
+  name: string,
+  summary: string,
+  pathOf: (ns: string) => string,
+  perNamespace = true,
+): { spec: CommandSpec; main: (v: Values) => Promise<number> } {
+  const { namespace, ...cluster } = CLIENT;
+  const client = perNamespace ? { ...cluster, namespace } : cluster;
   return {
-    spec: { name, usage: `${name} [options]`, summary, options: { ...OUTPUT, ...CLIENT, ...COMMON } },
+    spec: { name, usage: `${name} [options]`, summary, options: { ...OUTPUT, ...client, ...COMMON } },
     async main(values: Values): Promise<number> {
       const format = str(values, "output");
       const params = new URLSearchParams({ format });
       if (typeof values.columns === "string") params.set("columns", values.columns);
-      const text = await createClient(values).text(`${pathOf(str(values, "namespace"))}?${params}`);
+      const text = await createClient(values).text(`${pathOf(perNamespace ? str(values, "namespace") : "")}?${params}`);
       process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
       return 0;
     },
@@ -18,4 +25,4 @@ function listing(name: string, summary: string, pathOf: (ns: string) => string):
 
 export const nodes = listing("nodes", "List the nodes of a namespace with their host, kind, state and address.", (ns) => `/namespaces/${ns}/nodes`);
 export const links = listing("links", "List the links of a namespace with their shaping in each direction.", (ns) => `/namespaces/${ns}/links`);
-export const hosts = listing("hosts", "List the hosts (agents) of the cluster with their size, load and state.", () => "/hosts");
+export const hosts = listing("hosts", "List the hosts (agents) of the cluster with their size, load and state.", () => "/hosts", false);

@@ -9,7 +9,8 @@ import path from "node:path";
 import { startController } from "../controller/server.ts";
 import { startAgent } from "../agent/agent.ts";
 import { loadTopologyFile } from "../protocol/topology-parse.ts";
-import { COMMON, OUTPUT, type CommandSpec, type Values, str, UsageError, seedFrom } from "./options.ts";
+import { resolveTopology } from "../protocol/topology-resolve.ts";
+import { COMMON, type CommandSpec, type Values, str, UsageError, seedFrom } from "./options.ts";
 import { createClient } from "./client.ts";
 import { alive, printTokens, tokenBanner, readPid, removePid, selfArgv, waitForSignal, writePid } from "./lifecycle.ts";
 import { defaultHostName } from "./agent.ts";
@@ -27,7 +28,6 @@ export const spec: CommandSpec = {
     timeout: { type: "string", help: "seconds to wait for every node to run", value: "S", default: "120" },
     seed: { type: "string", env: "NEXTMINI_SEED", help: "seed for loss and jitter draws, for repeatable runs (default: random)", value: "N" },
     "no-offload": { type: "boolean", env: "NEXTMINI_NO_OFFLOAD", help: "plain TUN packets instead of 64 KB TSO reads" },
-    ...OUTPUT,
     ...COMMON,
   },
   examples: ["nextmini up examples/line.yaml", "nextmini up examples/dumbbell.yaml --foreground"],
@@ -39,8 +39,8 @@ const logFile = (stateDir: string) => path.join(stateDir, "up.log");
 export async function main(values: Values, positionals: string[]): Promise<number> {
   const file = positionals[0];
   if (!file) throw new UsageError("up needs a topology file: nextmini up FILE");
-  // a bad document is reported before anything starts
-  await loadTopologyFile(file);
+  // a bad document (its shape, names, links, addresses) is reported before anything starts
+  resolveTopology(await loadTopologyFile(file), { fileName: file });
   const stateDir = str(values, "state-dir");
   const running = readPid(stateDir);
   if (running !== undefined) throw new UsageError(`nextmini is already up (pid ${running}); run 'nextmini down' first`);

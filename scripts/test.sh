@@ -20,7 +20,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-[ -x node_modules/.bin/bun ] || npm ci --no-audit --no-fund
+[ -x node_modules/.bin/bun ] || npm install --no-audit --no-fund
 BUN=node_modules/.bin/bun
 $BUN run scripts/build.ts
 

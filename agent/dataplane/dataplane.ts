@@ -21,9 +21,13 @@ export interface DataplaneOptions {
 
 export type CountersReport = Extract<FromWorker, { type: "counters" }>;
 
-/** Where the worker's code is: beside this file when run from source, under the bundle root when compiled. */
+/**
+ * Where the worker's code is: beside this file when run from source; in a
+ * compiled binary, the second entrypoint, named relative to the bundle root
+ * (the form every Bun 1.4 release resolves; an absolute $bunfs URL is not).
+ */
 function workerUrl(): string {
-  if (import.meta.url.includes("$bunfs")) return "file:///$bunfs/root/agent/dataplane/worker.ts";
+  if (import.meta.url.includes("$bunfs")) return "./agent/dataplane/worker.ts";
   return new URL("./worker.ts", import.meta.url).href;
 }
 

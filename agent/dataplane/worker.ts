@@ -336,6 +336,8 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         break;
     }
   } catch (err) {
-    post({ type: "error", message: (err as Error).stack ?? String(err) });
+    // set-up failures (a taken port) read best as one sentence; anything else keeps its stack
+    const e = err as Error;
+    post({ type: "error", message: msg.type === "init" ? e.message : (e.stack ?? String(e)) });
   }
 };

@@ -14,6 +14,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** output beyond this many bytes per stream is cut, so a chatty command cannot exhaust memory */
   maxOutput?: number;
+  /** how messages name the command (default argv[0]); `ip netns exec` wrappers name the user's program */
+  label?: string;
 }
 
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -37,7 +39,7 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
   const [stdout, stderr] = await Promise.all([readCapped(proc.stdout, max), readCapped(proc.stderr, max)]);
   const exitCode = await proc.exited;
   clearTimeout(timer);
-  if (timedOut) return { exitCode: 124, stdout, stderr: `${stderr}${argv[0]}: killed after ${timeout} ms\n` };
+  if (timedOut) return { exitCode: 124, stdout, stderr: `${stderr}${opts.label ?? argv[0]}: killed after ${timeout} ms\n` };
   return { exitCode, stdout, stderr };
 }
 

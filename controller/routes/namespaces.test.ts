@@ -108,4 +108,17 @@ describe("namespaces", () => {
     expect(none.status).toBe(503);
     expect(((await none.json()) as ErrorBody).error.code).toBe("no_hosts");
   });
+
+  test("a document's transport reaches the agents; one this release cannot carry is refused", async () => {
+    const h = harness();
+    const agent = h.agent("h1");
+    expect((await h.request("PUT", "/namespaces/lab/topology", { ...topology, transport: "udp" })).status).toBe(200);
+    expect(agent.lastState()?.namespaces.find((n) => n.name === "lab")?.transport).toBe("udp");
+    const res = await h.request("PUT", "/namespaces/lab/topology", { ...topology, transport: "quic" });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as ErrorBody).error.details?.issues).toEqual([
+      'transport: "quic" is not available in this release; use one of tcp, udp',
+    ]);
+    expect(agent.lastState()?.namespaces.find((n) => n.name === "lab")?.transport).toBe("udp");
+  });
 });
