@@ -33,5 +33,14 @@ set -e
 pass=$(grep -Eo '^ *[0-9]+ pass' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 fail=$(grep -Eo '^ *[0-9]+ fail' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 skip=$(grep -Eo '^ *[0-9]+ skip' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+# nothing the tests made may outlive them: agents' namespaces (nm:*), test hosts
+# (nmhost-*), TUNs (nmt*) and test-bed bridges and veths (nmc*)
+left=$( { ip netns list 2>/dev/null | grep -E '^(nm:|nmhost-)' ; ip -o link show 2>/dev/null | grep -Eo '^[0-9]+: (nmt|nmc)[^:@]*' ; } || true)
+if [ -n "$left" ]; then
+  echo "FAIL: left behind by the tests:" >&2
+  echo "$left" >&2
+  fail=$((fail + 1))
+  [ "$status" -ne 0 ] || status=1
+fi
 echo "tests: ${pass} passed, ${fail} failed, ${skip} skipped"
 exit "$status"
