@@ -2,7 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { ApiError } from "../protocol/errors.ts";
 import { encodeFrame, PROTOCOL_VERSION } from "../protocol/wire.ts";
-import { CLOSE_REJECTED, CLOSE_REPLACED } from "./hub.ts";
+import { AgentHub, CLOSE_REJECTED, CLOSE_REPLACED } from "./hub.ts";
+import { MemoryStore } from "./store-memory.ts";
 import { FACTS, FakeAgent, harness, JOIN_TOKEN } from "./testing.ts";
 
 const topology = { nodes: ["a", "b", "c"], links: [{ a: "a", b: "b" }, { a: "b", b: "c" }] };
@@ -197,4 +198,55 @@ test("stop closes every agent and fails pending execs", async () => {
   h.hub.stop();
   expect(agent.closed?.code).toBe(1001);
   expect(await p.catch((e: unknown) => e)).toMatchObject({ status: 502 });
+});
+
+describe("TLS bundle at join", () => {
+  const BUNDLE = { ca: "-----BEGIN CERTIFICATE-----\nca", cert: "-----BEGIN CERTIFICATE-----\nh1", key: "-----BEGIN PRIVATE KEY-----\nk" };
+
+  function tlsHub(issue: (host: string) => Promise<typeof BUNDLE>) {
+    const store = new MemoryStore();
+    const logs: string[] = [];
+    const hub = new AgentHub({ joinToken: JOIN_TOKEN, store, stateFor: () => [], log: (l) => logs.push(l), issueTls: issue });
+    return { hub, store, logs };
+  }
+
+  test("the welcome carries the issued bundle; frames sent while it is issued are handled after it", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const issued: string[] = [];
+    const { hub, store } = tlsHub(async (host) => {
+      issued.push(host);
+      await gate;
+      return BUNDLE;
+    });
+    const agent = new FakeAgent(hub).hello("h1");
+    agent.send({ type: "heartbeat", facts: { ...FACTS, load: 3 } });
+    expect(agent.frames).toEqual([]);
+    expect(issued).toEqual(["h1"]);
+    release();
+    await gate;
+    await Bun.sleep(0);
+    expect(agent.frames[0]).toEqual({ type: "welcome", version: PROTOCOL_VERSION, host: "h1", tls: BUNDLE });
+    expect(agent.of("error")).toEqual([]);
+    expect(store.getHost("h1")?.facts.load).toBe(3);
+  });
+
+  test("a connection that closes while its bundle is issued never joins; a failed issue is a fatal error", async () => {
+    const { hub, logs } = tlsHub(async () => {
+      await Bun.sleep(5);
+      return BUNDLE;
+    });
+    const gone = new FakeAgent(hub).hello("h1");
+    gone.session.onClose();
+    await Bun.sleep(20);
+    expect(gone.frames).toEqual([]);
+    expect(hub.upHosts()).toEqual([]);
+
+    const failing = tlsHub(() => Promise.reject(new Error("disk full")));
+    const agent = new FakeAgent(failing.hub).hello("h2");
+    await Bun.sleep(0);
+    expect(agent.of("error")[0]).toMatchObject({ fatal: true, message: "cannot issue a TLS certificate for h2: disk full" });
+    expect(agent.closed?.code).toBe(CLOSE_REJECTED);
+    expect(logs).toEqual([]);
+  });
 });

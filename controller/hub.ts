@@ -8,6 +8,10 @@
  * round trips. Untrusted bytes are decoded once by protocol/wire.ts; a bad
  * frame is logged and answered, never thrown.
  *
+ * With `issueTls` the welcome carries the agent's TLS bundle (CA, certificate,
+ * key for agent-to-agent transports). Issuing is asynchronous, so frames that
+ * arrive meanwhile wait in the session and are handled after the welcome.
+ *
  * Liveness uses an injected clock: a host is up while its last hello or
  * heartbeat is at most `heartbeatTimeoutMs` old. The sweep timer only logs the
  * transitions; every read computes liveness from the clock, so tests advance
@@ -24,6 +28,7 @@ import {
   type HostFacts,
   type Peer,
   type LinkCounters,
+  type TlsBundle,
   PROTOCOL_VERSION,
 } from "../protocol/wire.ts";
 import type { HostRecord, Store } from "./store.ts";
@@ -66,6 +71,8 @@ export type HubOptions = {
   execGraceMs?: number;
   /** where an operator finds the join token, for the rejection message */
   joinTokenHint?: string;
+  /** issues a joining agent's TLS bundle (controller/ca.ts); without it the welcome has none */
+  issueTls?: (host: string, data?: DataEndpoint) => Promise<TlsBundle>;
 };
 
 type Pending = {
@@ -79,6 +86,10 @@ class Session implements AgentSession {
   host: string | undefined;
   lastHeartbeat = 0;
   down = false;
+  /** the transport closed (a join still issuing its certificate must not complete) */
+  closed = false;
+  /** set while the hello's TLS bundle is being issued: frames received meanwhile */
+  held: (Uint8Array | ArrayBuffer | string)[] | undefined;
   readonly nodes = new Map<string, NodeObservation>();
 
   constructor(
@@ -253,6 +264,10 @@ export class AgentHub {
 
   /** @internal called by Session */
   handleMessage(s: Session, data: Uint8Array | ArrayBuffer | string): void {
+    if (s.held) {
+      s.held.push(data);
+      return;
+    }
     if (typeof data === "string") {
       this.#reject(s, "text frame; agents send binary msgpack frames");
       return;
@@ -273,6 +288,7 @@ export class AgentHub {
 
   /** @internal called by Session */
   handleClose(s: Session): void {
+    s.closed = true;
     if (s.host === undefined || this.#sessions.get(s.host) !== s) return;
     this.#dropSession(s, "the agent disconnected");
     this.log(`agent ${s.host}: disconnected`);
@@ -339,6 +355,28 @@ export class AgentHub {
       this.#fatal(s, `join token rejected: it does not match the controller's; use the token in ${hint}`, "join token rejected");
       return;
     }
+    const issue = this.#opts.issueTls;
+    if (!issue) {
+      this.#join(s, frame);
+      return;
+    }
+    s.held = [];
+    issue(frame.name, frame.data).then(
+      (tls) => {
+        const held = s.held ?? [];
+        s.held = undefined;
+        if (s.closed) return;
+        this.#join(s, frame, tls);
+        for (const data of held) this.handleMessage(s, data);
+      },
+      (e: unknown) => {
+        s.held = undefined;
+        if (!s.closed) this.#fatal(s, `cannot issue a TLS certificate for ${frame.name}: ${e instanceof Error ? e.message : String(e)}`, "certificate not issued");
+      },
+    );
+  }
+
+  #join(s: Session, frame: Extract<AgentFrame, { type: "hello" }>, tls?: TlsBundle): void {
     const previous = this.#sessions.get(frame.name);
     if (previous) {
       this.#dropSession(previous, `host ${frame.name} reconnected`);
@@ -351,7 +389,7 @@ export class AgentHub {
     this.#counters.delete(frame.name); // a fresh agent counts from zero
     this.#saveHost(s, frame.name, frame.facts, frame.data);
     this.log(`agent ${frame.name}: joined from ${s.remoteAddress} (${frame.facts.cpus} cpus)`);
-    s.send({ type: "welcome", version: PROTOCOL_VERSION, host: frame.name });
+    s.send({ type: "welcome", version: PROTOCOL_VERSION, host: frame.name, ...(tls ? { tls } : {}) });
     // every agent learns where this one now takes packets (its port may have changed)
     for (const other of this.#sessions.keys()) this.pushState(other);
   }

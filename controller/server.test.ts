@@ -4,11 +4,13 @@
  * and a restart on the same state dir that keeps namespaces and nodes.
  */
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeRow } from "../protocol/api.ts";
 import { type AgentFrame, type ControllerFrame, decodeControllerFrame, encodeFrame, PROTOCOL_VERSION } from "../protocol/wire.ts";
+import { CA_CERT_FILE } from "./ca.ts";
 import { type RunningController, startController } from "./server.ts";
 import { FACTS } from "./testing.ts";
 
@@ -77,7 +79,12 @@ test("an agent joins over a real WebSocket; a malformed frame gets an error fram
 
   const agent = await connect(c.url);
   agent.send({ type: "hello", version: PROTOCOL_VERSION, name: "h1", joinToken: c.joinToken, facts: FACTS });
-  expect(await agent.next()).toEqual({ type: "welcome", version: PROTOCOL_VERSION, host: "h1" });
+  const welcome = await agent.next();
+  expect(welcome).toMatchObject({ type: "welcome", version: PROTOCOL_VERSION, host: "h1" });
+  // the agent's certificate comes from the CA the controller keeps in its state dir
+  const tls = welcome.type === "welcome" ? welcome.tls : undefined;
+  expect(tls?.ca).toBe(readFileSync(join(c.stateDir, CA_CERT_FILE), "utf8").trim());
+  expect(new X509Certificate(tls?.cert ?? "").subject).toBe("CN=h1");
   expect(await agent.next()).toEqual({ type: "state", namespaces: [], peers: [] });
 
   agent.ws.send(new Uint8Array([0xc1, 0x00, 0x01]));

@@ -1,14 +1,16 @@
 /**
  * @module
  * `startController`: the controller as a running server. Loads or creates the
- * tokens, opens the store, wires store, hub and namespace logic together,
- * builds the app and serves it (HTTP and the agent WebSocket) with Bun.serve.
- * Port 0 picks a free port; the returned url carries the real one.
+ * tokens and the certificate authority (agents' TLS), opens the store, wires
+ * store, hub and namespace logic together, builds the app and serves it (HTTP
+ * and the agent WebSocket) with Bun.serve. Port 0 picks a free port; the
+ * returned url carries the real one.
  */
 import { websocket } from "hono/bun";
 import { join } from "node:path";
 import { VERSION } from "../version.ts";
 import { createApp } from "./app.ts";
+import { CertificateAuthority } from "./ca.ts";
 import { AgentHub } from "./hub.ts";
 import { Namespaces } from "./namespaces.ts";
 import type { Store } from "./store.ts";
@@ -19,7 +21,7 @@ import { API_TOKEN_FILE, JOIN_TOKEN_FILE, loadOrCreateTokens } from "./tokens.ts
 export type ControllerOptions = {
   /** "host:port", "[v6]:port" or ":port"; port 0 picks a free one */
   listen: string;
-  /** holds `token`, `join-token` and (with the sqlite store) `state.db` */
+  /** holds `token`, `join-token`, `ca.key`, `ca.crt` and (with the sqlite store) `state.db` */
   stateDir: string;
   store?: "sqlite" | "memory";
   log?: (line: string) => void;
@@ -41,6 +43,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const log = opts.log ?? (() => {});
   const { hostname, port } = parseListen(opts.listen);
   const tokens = loadOrCreateTokens(opts.stateDir);
+  const ca = await CertificateAuthority.loadOrCreate(opts.stateDir);
   const store: Store = opts.store === "memory" ? new MemoryStore() : new SqliteStore(opts.stateDir);
 
   // The hub asks namespace logic for each host's state and namespace logic
@@ -52,6 +55,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     log,
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
     joinTokenHint: `${join(opts.stateDir, JOIN_TOKEN_FILE)} on the controller's host`,
+    issueTls: (host, data) => ca.issue(host, data?.address),
   });
   const namespaces = new Namespaces({ store, agents: hub, log });
   const app = createApp({

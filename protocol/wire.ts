@@ -32,6 +32,20 @@ export type DataEndpoint = z.infer<typeof DataEndpoint>;
 export const Peer = z.strictObject({ name: Name, address: z.string(), port: z.number().int().min(1).max(65535) });
 export type Peer = z.infer<typeof Peer>;
 
+/**
+ * What an agent needs for mutual TLS with other agents (the quic transport):
+ * the controller's CA certificate, and a certificate for this agent's name with
+ * its private key, all PEM. The controller makes the key pair itself: the
+ * bundle travels only over the agent socket after the join token was accepted,
+ * so whoever could read it could already join as this agent.
+ */
+export const TlsBundle = z.strictObject({
+  ca: z.string().startsWith("-----BEGIN CERTIFICATE-----"),
+  cert: z.string().startsWith("-----BEGIN CERTIFICATE-----"),
+  key: z.string().startsWith("-----BEGIN PRIVATE KEY-----"),
+});
+export type TlsBundle = z.infer<typeof TlsBundle>;
+
 export const NodeStatus = z.strictObject({
   namespace: Name,
   name: Name,
@@ -76,7 +90,8 @@ export const AgentFrame = z.discriminatedUnion("type", [
 export type AgentFrame = z.infer<typeof AgentFrame>;
 
 export const ControllerFrame = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("welcome"), version: z.number(), host: Name }),
+  /** tls: absent only from a controller without a CA (tests of the hub alone) */
+  z.strictObject({ type: z.literal("welcome"), version: z.number(), host: Name, tls: TlsBundle.optional() }),
   /** the whole desired state for this host: every namespace with a node on it */
   z.strictObject({ type: z.literal("state"), namespaces: z.array(NamespaceState), peers: z.array(Peer) }),
   z.strictObject({

@@ -1,17 +1,57 @@
 /**
- * Builds dist/nextmini: one executable holding the CLI, the controller, the agent
- * and the dataplane worker (a second entrypoint, so the compiled binary can start
- * it from its embedded file system).
+ * Builds dist/nextmini: one executable holding the CLI, the controller, the
+ * agent and the two worker threads (the dataplane and the QUIC transport),
+ * each a further entrypoint so the compiled binary can start it from its
+ * embedded file system at file:///$bunfs/root/<path from the repo root>.
+ *
+ * The Bun.build API rather than the CLI, for one plugin: @matrixai/quic finds
+ * its native addon (quiche) at run time through createRequire and computed
+ * paths, which cannot resolve inside /$bunfs. The plugin replaces that loader
+ * module with a static require of the linux-x64 addon, which the compiler then
+ * embeds and extracts to a temporary file when it is first loaded.
  */
+import type { BunPlugin } from "bun";
 import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 
-mkdirSync("dist", { recursive: true });
-const proc = Bun.spawnSync(
-  [process.execPath, "build", "--compile", "--minify-syntax", "main.ts", "agent/dataplane/worker.ts", "--outfile", "dist/nextmini"],
-  { stdio: ["ignore", "inherit", "inherit"] },
-);
-if (proc.exitCode !== 0) {
-  console.error("build failed");
-  process.exit(proc.exitCode ?? 1);
+/** The repo root: the bundle root, so entry paths inside the binary match the source tree. */
+export const ROOT = join(dirname(new URL(import.meta.url).pathname), "..");
+
+export const ENTRYPOINTS = ["main.ts", "agent/dataplane/worker.ts", "agent/quic/worker.ts"];
+
+export const embedQuiche: BunPlugin = {
+  name: "embed-matrixai-quiche",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]@matrixai[\\/]quic[\\/]dist[\\/]native[\\/]quiche\.js$/ }, () => ({
+      loader: "js",
+      contents:
+        `if (process.platform !== "linux" || process.arch !== "x64") throw new Error("nextmini: the quic transport is built for linux-x64 only");\n` +
+        `export default require("@matrixai/quic-linux-x64/node.napi.node");\n`,
+    }));
+  },
+};
+
+/** Compiles `entrypoints` (paths from the repo root; the first is the program) into the executable `outfile`. */
+export async function compile(entrypoints: string[], outfile: string): Promise<void> {
+  mkdirSync(dirname(outfile), { recursive: true });
+  const result = await Bun.build({
+    entrypoints: entrypoints.map((e) => join(ROOT, e)),
+    root: ROOT,
+    compile: { outfile },
+    minify: { syntax: true },
+    plugins: [embedQuiche],
+  });
+  if (!result.success) {
+    throw new Error(`build failed:\n${result.logs.map((l) => String(l)).join("\n")}`);
+  }
 }
-console.log("built dist/nextmini");
+
+if (import.meta.main) {
+  try {
+    await compile(ENTRYPOINTS, join(ROOT, "dist/nextmini"));
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(1);
+  }
+  console.log("built dist/nextmini");
+}

@@ -1,0 +1,125 @@
+/**
+ * @module
+ * The main thread's handle on the QUIC worker (worker.ts): makes the two rings
+ * and the eventfd that wakes the dataplane, starts the worker, forwards peer
+ * lists and keeps its latest counters. The dataplane worker gets `rings` and
+ * `inWakeFd` too: it pushes to `rings.out` and pops from `rings.in`. Rings and
+ * eventfd exist from construction, so the dataplane can be given them before
+ * the TLS bundle (the controller's welcome) arrives and the worker starts.
+ */
+import { check, closeFd, EFD_CLOEXEC, EFD_NONBLOCK, sys } from "../sys/libc.ts";
+import type { Peer, TlsBundle } from "../../protocol/wire.ts";
+import { createRing, DEFAULT_RING_BYTES } from "../dataplane/ring.ts";
+import type { FromQuic, QuicCounters, ToQuic } from "./messages.ts";
+
+export interface QuicOptions {
+  /** this agent's name: its certificate's, and what decides who dials whom */
+  me: string;
+  /** where peers reach this agent (port 0: any free port, see `port`) */
+  listen: { address: string; port: number };
+  /** data bytes of each ring (default 16 MiB) */
+  ringBytes?: number;
+  /** lines for the agent's log: links up and down, refused peers, failed dials, a worker that died */
+  onLog?: (message: string) => void;
+}
+
+/**
+ * Where the worker's code is: beside this file from source; in a compiled
+ * binary, an entrypoint named relative to the bundle root (the form every Bun
+ * 1.4 release resolves, as for the dataplane worker in dataplane.ts).
+ */
+export function quicWorkerUrl(): string {
+  if (import.meta.url.includes("$bunfs")) return "./agent/quic/worker.ts";
+  return new URL("./worker.ts", import.meta.url).href;
+}
+
+export class QuicTransport {
+  /** out: dataplane -> QUIC (u32 peer index + frame); in: QUIC -> dataplane (same records) */
+  readonly rings: { out: SharedArrayBuffer; in: SharedArrayBuffer };
+  /** readable (an eventfd) when the dataplane armed a wake-up on `rings.in` and records came; closed by stop() */
+  readonly inWakeFd: number;
+  /** the UDP port the worker listens on, once started */
+  port = 0;
+  #worker: Worker | undefined;
+  #latest: QuicCounters | undefined;
+  #stopped: (() => void) | undefined;
+  #started = false;
+  #closed = false;
+
+  constructor(private readonly opts: QuicOptions) {
+    const bytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
+    this.rings = { out: createRing(bytes), in: createRing(bytes) };
+    this.inWakeFd = check(sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
+  }
+
+  /** Starts the worker with this agent's certificate; resolves once it listens. Once per transport. */
+  async start(tls: TlsBundle): Promise<void> {
+    if (this.#started) throw new Error("quic transport: started twice");
+    this.#started = true;
+    const worker = new Worker(quicWorkerUrl());
+    this.#worker = worker;
+    let started = false;
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<FromQuic>) => {
+        const msg = e.data;
+        if (msg.type === "ready") {
+          this.port = msg.port;
+          started = true;
+          resolve();
+        } else if (msg.type === "counters") {
+          const { type: _, ...counters } = msg;
+          this.#latest = counters;
+        } else if (msg.type === "log") {
+          this.opts.onLog?.(msg.message);
+        } else if (msg.type === "error") {
+          if (!started) reject(new Error(msg.message));
+          else this.opts.onLog?.(msg.message);
+        } else if (msg.type === "stopped") {
+          this.#stopped?.();
+        }
+      };
+      worker.onerror = (e) => {
+        const message = `quic worker failed: ${e.message}`;
+        if (!started) reject(new Error(message));
+        else this.opts.onLog?.(message);
+      };
+    });
+    this.#send({ type: "init", rings: this.rings, inWakeFd: this.inWakeFd, listen: this.opts.listen, tls, me: this.opts.me });
+    try {
+      await ready;
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  /** The peers in the dataplane's order: record prefixes are indices into this list. */
+  setPeers(peers: Peer[]): void {
+    this.#send({ type: "peers", peers });
+  }
+
+  counters(): QuicCounters | undefined {
+    return this.#latest;
+  }
+
+  /** Closes every connection (peers see a clean close), then the worker and the eventfd. */
+  async stop(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker) {
+      const done = new Promise<void>((resolve) => {
+        this.#stopped = resolve;
+        setTimeout(resolve, 2000);
+      });
+      worker.postMessage({ type: "stop" } satisfies ToQuic);
+      await done;
+      worker.terminate();
+    }
+    if (!this.#closed) closeFd(this.inWakeFd);
+    this.#closed = true;
+  }
+
+  #send(msg: ToQuic): void {
+    this.#worker?.postMessage(msg);
+  }
+}
