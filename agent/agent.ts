@@ -18,6 +18,7 @@ import type { NamespaceState } from "../protocol/state.ts";
 import { hostFacts } from "./facts.ts";
 import { NodeManager } from "./nodes.ts";
 import { Dataplane } from "./dataplane/dataplane.ts";
+import { QuicTransport } from "./quic/quic.ts";
 import { compileTables, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
 import { run } from "./sys/run.ts";
 
@@ -53,9 +54,15 @@ export interface AgentHandle {
 export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const log = opts.log ?? ((l: string) => console.error(`agent ${opts.name}: ${l}`));
   const offload = opts.offload ?? true;
+  // the quic transport needs this agent's certificate, which comes with the welcome;
+  // its rings exist from the start so the dataplane can be handed them now
+  const quic = new QuicTransport({ me: opts.name, listen: { address: "0.0.0.0", port: 0 }, onLog: (m) => log(`quic: ${m}`) });
+  let quicStarted = false;
+  let quicPeers: Peer[] = [];
   const dataplane = new Dataplane({
     seed: opts.seed,
     vnet: offload,
+    quic: { out: quic.rings.out, in: quic.rings.in, inWakeFd: quic.inWakeFd },
     listen: { address: "0.0.0.0", port: opts.dataPort ?? DEFAULT_DATA_PORT },
     onError: (m) => log(`dataplane: ${m}`),
   });
@@ -86,6 +93,9 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
 
   const apply = async (desired: NamespaceState[], peers: Peer[]) => {
     await nodes.reconcile(desired, opts.name);
+    // the quic worker numbers peers as the tables do; it dials their quic ports
+    quicPeers = peers.map((p) => ({ ...p, port: p.quicPort ?? p.port }));
+    if (quicStarted) quic.setPeers(quicPeers);
     const next = compileTables(desired, nodes.interfaces(), opts.name, peers, offload);
     if (tables && sameStructure(tables, next)) {
       const updates = next.dirShaping
@@ -125,6 +135,16 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       case "welcome":
         backoff = 250;
         markConnected();
+        if (frame.tls && !quicStarted) {
+          quicStarted = true;
+          try {
+            await quic.start(frame.tls);
+            quic.setPeers(quicPeers);
+            send({ type: "endpoint", data: { address: advertise, port: dataplane.port, quicPort: quic.port } });
+          } catch (e) {
+            log(`quic transport did not start: ${(e as Error).message}; namespaces using quic cannot reach other hosts`);
+          }
+        }
         break;
       case "state":
         enqueue({ namespaces: frame.namespaces, peers: frame.peers });
@@ -158,7 +178,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         name: opts.name,
         joinToken: opts.joinToken,
         facts: hostFacts(),
-        data: { address: advertise, port: dataplane.port },
+        data: { address: advertise, port: dataplane.port, ...(quic.port ? { quicPort: quic.port } : {}) },
       });
     };
     sock.onmessage = (e: MessageEvent) => {
@@ -205,6 +225,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       ws?.close();
       if (applying) await applying;
       await dataplane.stop();
+      await quic.stop();
       await nodes.removeAll();
     },
   };

@@ -235,7 +235,7 @@ export class AgentHub {
     const peers: Peer[] = [];
     for (const name of [...names].sort()) {
       const data = this.#opts.store.getHost(name)?.data;
-      if (data) peers.push({ name, address: data.address, port: data.port });
+      if (data) peers.push({ name, address: data.address, port: data.port, ...(data.quicPort ? { quicPort: data.quicPort } : {}) });
     }
     return peers;
   }
@@ -306,6 +306,13 @@ export class AgentHub {
           this.log(`host ${host}: heartbeats resumed; it is up`);
         }
         this.#saveHost(s, host, frame.facts);
+        return;
+      }
+      case "endpoint": {
+        const facts = this.#opts.store.getHost(host)?.facts;
+        if (facts) this.#saveHost(s, host, facts, frame.data);
+        // every agent learns the new endpoint
+        for (const other of this.#sessions.keys()) this.pushState(other);
         return;
       }
       case "status":

@@ -17,16 +17,12 @@ import {
   type NodeSpec,
   type RouteSpec,
   type Shaping,
-  type Transport,
 } from "../protocol/state.ts";
 import { DEFAULT_SUBNET, TopologyError, type TopologyDocument } from "../protocol/topology.ts";
 import { type ResolvedTopology, resolveTopology } from "../protocol/topology-resolve.ts";
 import { placeNodes } from "./placement.ts";
 import { computeNextHops, validateRoutes } from "./routing.ts";
 import { DEFAULT_SETTINGS, type NamespaceRecord, type Store } from "./store.ts";
-
-/** transports the agents of this release carry; quic's worker is not wired into the dataplane yet */
-const AVAILABLE_TRANSPORTS: readonly Transport[] = ["tcp", "udp"];
 
 export const DEFAULT_NAMESPACE = "default";
 
@@ -135,11 +131,6 @@ export class Namespaces {
    * (and ones the document moves) are placed on up hosts.
    */
   applyTopology(name: string, topo: ResolvedTopology): ApplyResult {
-    if (topo.transport !== undefined && !AVAILABLE_TRANSPORTS.includes(topo.transport)) {
-      throw invalid("invalid_topology", "the topology is invalid", [
-        `transport: "${topo.transport}" is not available in this release; use one of ${AVAILABLE_TRANSPORTS.join(", ")}`,
-      ]);
-    }
     const before = this.find(name);
     const old = new Map((before?.nodes ?? []).map((n) => [n.name, n]));
     const issues = [

@@ -25,11 +25,18 @@ export type HostFacts = z.infer<typeof HostFacts>;
 export const DataEndpoint = z.strictObject({
   address: z.string(),
   port: z.number().int().min(1).max(65535),
+  /** the quic transport's UDP port, once the agent has its certificate and listens */
+  quicPort: z.number().int().min(1).max(65535).optional(),
 });
 export type DataEndpoint = z.infer<typeof DataEndpoint>;
 
 /** Another agent this one exchanges packets with. */
-export const Peer = z.strictObject({ name: Name, address: z.string(), port: z.number().int().min(1).max(65535) });
+export const Peer = z.strictObject({
+  name: Name,
+  address: z.string(),
+  port: z.number().int().min(1).max(65535),
+  quicPort: z.number().int().min(1).max(65535).optional(),
+});
 export type Peer = z.infer<typeof Peer>;
 
 /**
@@ -76,6 +83,8 @@ export const AgentFrame = z.discriminatedUnion("type", [
     data: DataEndpoint.optional(),
   }),
   z.strictObject({ type: z.literal("heartbeat"), facts: HostFacts }),
+  /** the agent's data endpoint changed (its quic transport started after the welcome) */
+  z.strictObject({ type: z.literal("endpoint"), data: DataEndpoint }),
   z.strictObject({ type: z.literal("status"), nodes: z.array(NodeStatus) }),
   z.strictObject({ type: z.literal("counters"), links: z.array(LinkCounters) }),
   z.strictObject({

@@ -13,6 +13,8 @@ export interface DataplaneOptions {
   listen?: { address: string; port: number };
   /** packets carry virtio headers (TUNs with offload); the udp transport splits super-packets */
   vnet?: boolean;
+  /** the quic worker's rings and wake eventfd, when this agent has a quic transport */
+  quic?: { out: SharedArrayBuffer; in: SharedArrayBuffer; inWakeFd: number };
   /** bytes of packet buffers the worker may hold (queues and delay lines) */
   poolBytes?: number;
   seed?: number;
@@ -73,6 +75,7 @@ export class Dataplane {
       seed: this.opts.seed ?? (Math.random() * 2 ** 32) >>> 0,
       vnet: this.opts.vnet ?? true,
       ...(this.opts.listen ? { listen: this.opts.listen } : {}),
+      ...(this.opts.quic ? { quic: this.opts.quic } : {}),
     });
     try {
       await ready;

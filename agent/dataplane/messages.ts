@@ -8,7 +8,16 @@ import type { DataplaneTables } from "./tables.ts";
 
 export type ToWorker =
   /** listen: where the tcp transport accepts other agents (port 0: any free port) */
-  | { type: "init"; wakeFd: number; poolBytes: number; seed: number; vnet: boolean; listen?: { address: string; port: number } }
+  | {
+      type: "init";
+      wakeFd: number;
+      poolBytes: number;
+      seed: number;
+      vnet: boolean;
+      listen?: { address: string; port: number };
+      /** the quic worker's rings: frames out (u32 peer + frame) and in (u32 peer + frame), and its wake eventfd */
+      quic?: { out: SharedArrayBuffer; in: SharedArrayBuffer; inWakeFd: number };
+    }
   /** replace every table; packets queued under the old tables are dropped */
   | { type: "tables"; tables: DataplaneTables }
   /** change shaping of existing link directions in place, keeping their queues */

@@ -10,11 +10,12 @@
 import { ptr } from "bun:ffi";
 import { sys, errno, EAGAIN, EINTR, POLLIN, strerror } from "../sys/libc.ts";
 import { Forwarder, DROP_REASONS, D_EGRESS, D_POOL, type Egress } from "./forwarder.ts";
-import { PacketPool, LARGE_SLOT } from "./pool.ts";
+import { PacketPool, LARGE_SLOT, SMALL_SLOT } from "./pool.ts";
 import { TcpTransport } from "./transport-tcp.ts";
 import { UdpTransport } from "./transport-udp.ts";
 import { TRANSPORT_CODES, type DataplaneTables } from "./tables.ts";
-import type { FrameSink } from "./frame.ts";
+import { FRAME_HEADER, KIND_PACKET, writeHeader, type FrameSink } from "./frame.ts";
+import { RingReader, RingWriter } from "./ring.ts";
 import type { FromWorker, ToWorker, DirectionCounters } from "./messages.ts";
 
 declare const self: Worker;
@@ -31,11 +32,21 @@ const K_TUN = 1;
 const K_LISTEN = 2;
 const K_CONN = 3;
 const K_UDP = 4;
+const K_QUIC = 5;
+// records taken from the quic worker's ring per loop, so a flood cannot starve the TUNs
+const QUIC_BATCH = 256;
 
 let pool: PacketPool | undefined;
 let fwd: Forwarder | undefined;
 let tcp: TcpTransport | undefined;
 let udp: UdpTransport | undefined;
+// the quic transport runs in its own worker; frames cross through shared rings
+let quicOut: RingWriter | undefined;
+let quicIn: RingReader | undefined;
+let quicWakeFd = -1;
+const quicHdr = new Uint8Array(4 + FRAME_HEADER);
+const quicHdrView = new DataView(quicHdr.buffer);
+const quicDrops = { backlog: 0 };
 let wakeFd = -1;
 let seed = 1;
 let stopped = false;
@@ -80,6 +91,15 @@ const egress: Egress = {
       tcp.send(peer, slot, ns, dir, dst, route, Bun.nanoseconds());
     } else if (transport === TRANSPORT_CODES.udp && udp) {
       udp.send(peer, slot, ns, dir, dst, route);
+    } else if (transport === TRANSPORT_CODES.quic && quicOut) {
+      const p = pool!;
+      const len = p.len[slot];
+      quicHdrView.setUint32(0, peer, true);
+      writeHeader(quicHdrView, 4, KIND_PACKET, len, ns, dir, dst, route);
+      // the ring keeps its own copy, so the slot is free at once
+      if (!quicOut.push(quicHdr, p.mem, p.offset[slot], len)) quicDrops.backlog++;
+      p.free(slot);
+      if (quicOut.wakeNeeded()) quicOut.notify();
     } else {
       fwd!.drops[D_EGRESS]++;
       pool!.free(slot);
@@ -125,6 +145,11 @@ function refreshPoll(): void {
       kinds.push(K_LISTEN);
       refs.push(0);
       fds.push(tcp.listenFd);
+      if (quicIn) {
+        kinds.push(K_QUIC);
+        refs.push(0);
+        fds.push(quicWakeFd);
+      }
       if (udp) {
         kinds.push(K_UDP);
         refs.push(0);
@@ -193,15 +218,45 @@ function readTun(fd: number, node: number, now: number): void {
   }
 }
 
+/** Hands on what the quic worker received, a bounded batch at a time. */
+function drainQuic(now: number): void {
+  const r = quicIn!;
+  const p = pool!;
+  for (let k = 0; k < QUIC_BATCH; k++) {
+    if (r.peekLength() < 0) return;
+    const v = r.view;
+    const at = r.at;
+    const len = v.getUint32(at + 8, true);
+    const ns = v.getUint32(at + 12, true);
+    const dir = v.getUint32(at + 16, true);
+    const dst = v.getUint32(at + 20, true);
+    const route = v.getInt32(at + 24, true);
+    const slot = p.alloc(len > SMALL_SLOT);
+    if (slot < 0) {
+      r.release();
+      fwd!.drops[D_POOL]++;
+      continue;
+    }
+    r.copyOut(4 + FRAME_HEADER, len, p.mem, p.offset[slot]);
+    p.len[slot] = len;
+    // the record's space goes back before forwarding, which may push to the out ring
+    r.release();
+    sink.fromPeer(now, slot, ns, dir, dst, route);
+  }
+}
+
 function waitAndRead(now: number): boolean {
   const f = fwd!;
   refreshPoll();
+  if (quicIn) drainQuic(now);
   let deadline = f.nextDeadline();
   if (nextDial < deadline) deadline = nextDial;
   let wait = deadline === Infinity ? MAX_WAIT_NS : deadline - now;
   if (wait > MAX_WAIT_NS) wait = MAX_WAIT_NS;
   if (wait > nextReport - now) wait = nextReport - now;
   if (wait < 0) wait = 0;
+  // the quic worker rings the eventfd only after we armed a wake-up on an empty ring
+  if (quicIn && !quicIn.armWake()) wait = 0;
   tsI32[0] = Math.floor(wait / 1e9);
   tsI32[1] = 0;
   tsI32[2] = wait % 1e9;
@@ -229,6 +284,10 @@ function waitAndRead(now: number): boolean {
         break;
       case K_UDP:
         udp!.onReadable(t);
+        break;
+      case K_QUIC:
+        sys.read(quicWakeFd, wakeBuf, 8);
+        drainQuic(t);
         break;
       case K_CONN: {
         const c = conns[pollRef[i]];
@@ -292,6 +351,7 @@ function report(): void {
     drops.udp_bad_frame = udp.drops.badFrame;
     drops.udp_strangers = udp.drops.strangers;
   }
+  if (quicOut) drops.quic_backlog = quicDrops.backlog;
   post({ type: "counters", dirs, drops, poolInUse: pool!.inUseLarge + pool!.inUseSmall });
 }
 
@@ -313,6 +373,11 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
           tcp = new TcpTransport(pool, sink, msg.listen.address, msg.listen.port, (line) => post({ type: "error", message: line }));
           // udp shares the port number tcp got (the two protocols have separate port spaces)
           udp = new UdpTransport(pool, sink, msg.listen.address, tcp.port, msg.vnet);
+        }
+        if (msg.quic) {
+          quicOut = new RingWriter(msg.quic.out);
+          quicIn = new RingReader(msg.quic.in);
+          quicWakeFd = msg.quic.inWakeFd;
         }
         post({ type: "ready", port: tcp?.port ?? 0 });
         break;
