@@ -24,8 +24,14 @@ fi
 BUN=node_modules/.bin/bun
 $BUN run scripts/build.ts
 
+# what the tests make and must remove: agents' namespaces (nm:*), test hosts
+# (nmhost-*), TUNs (nmt*) and test-bed bridges and veths (nmc*)
+ours() { { ip netns list 2>/dev/null | grep -Eo '^(nm:|nmhost-)[^ ]*' ; ip -o link show 2>/dev/null | grep -Eo '^[0-9]+: (nmt|nmc)[^:@]*' | sed 's/^[0-9]*: //' ; } | sort || true; }
+before=$(mktemp)
+ours > "$before"
+
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$before"' EXIT
 set +e
 $BUN test --timeout 120000 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
@@ -33,9 +39,8 @@ set -e
 pass=$(grep -Eo '^ *[0-9]+ pass' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 fail=$(grep -Eo '^ *[0-9]+ fail' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 skip=$(grep -Eo '^ *[0-9]+ skip' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
-# nothing the tests made may outlive them: agents' namespaces (nm:*), test hosts
-# (nmhost-*), TUNs (nmt*) and test-bed bridges and veths (nmc*)
-left=$( { ip netns list 2>/dev/null | grep -E '^(nm:|nmhost-)' ; ip -o link show 2>/dev/null | grep -Eo '^[0-9]+: (nmt|nmc)[^:@]*' ; } || true)
+# nothing the tests made may outlive them (what was there before is not theirs)
+left=$(ours | comm -13 "$before" - || true)
 if [ -n "$left" ]; then
   echo "FAIL: left behind by the tests:" >&2
   echo "$left" >&2
