@@ -26,9 +26,11 @@ export interface PeerAddress {
   port: number;
 }
 
-class Conn {
+export class Conn {
   peer = -1;
   connecting = false;
+  /** set once closed, so a poll entry built earlier can tell without searching `conns` */
+  closed = false;
   readonly inbuf = new Uint8Array(IN_CAP);
   readonly inAddr = ptr(this.inbuf);
   readonly inView = new DataView(this.inbuf.buffer);
@@ -316,6 +318,7 @@ export class TcpTransport {
   }
 
   #close(c: Conn, now: number, redial: boolean): void {
+    c.closed = true;
     closeFd(c.fd);
     const k = this.conns.indexOf(c);
     if (k >= 0) this.conns.splice(k, 1);

@@ -11,7 +11,7 @@ import { ptr } from "bun:ffi";
 import { sys, errno, EAGAIN, EINTR, POLLIN, strerror } from "../sys/libc.ts";
 import { Forwarder, DROP_REASONS, D_EGRESS, D_POOL, type Egress } from "./forwarder.ts";
 import { PacketPool, LARGE_SLOT, SMALL_SLOT } from "./pool.ts";
-import { TcpTransport } from "./transport-tcp.ts";
+import { TcpTransport, type Conn } from "./transport-tcp.ts";
 import { UdpTransport } from "./transport-udp.ts";
 import { TRANSPORT_CODES, type DataplaneTables } from "./tables.ts";
 import { FRAME_HEADER, KIND_PACKET, writeHeader, type FrameSink } from "./frame.ts";
@@ -59,8 +59,10 @@ let pollBuf = new Uint8Array(8);
 let pollI32 = new Int32Array(pollBuf.buffer);
 let pollI16 = new Int16Array(pollBuf.buffer);
 let pollKind = new Uint8Array(1);
-// K_TUN: the node id; K_CONN: the index in tcp.conns when the array was built
+// K_TUN: the node id
 let pollRef = new Int32Array(1);
+// K_CONN: the connection, kept with the array so a wake-up needs no lookup or copy
+let pollConn: (Conn | undefined)[] = [];
 let nfds = 0;
 let pollVersion = -1;
 let pollTables: DataplaneTables | undefined;
@@ -141,31 +143,37 @@ function refreshPoll(): void {
     const kinds: number[] = [K_WAKE];
     const refs: number[] = [0];
     const fds: number[] = [wakeFd];
+    const conns: (Conn | undefined)[] = [undefined];
     if (tcp) {
       kinds.push(K_LISTEN);
       refs.push(0);
       fds.push(tcp.listenFd);
+      conns.push(undefined);
       if (quicIn) {
         kinds.push(K_QUIC);
         refs.push(0);
         fds.push(quicWakeFd);
+        conns.push(undefined);
       }
       if (udp) {
         kinds.push(K_UDP);
         refs.push(0);
         fds.push(udp.fd);
+        conns.push(undefined);
       }
-      tcp.conns.forEach((c, i) => {
+      for (const c of tcp.conns) {
         kinds.push(K_CONN);
-        refs.push(i);
+        refs.push(0);
         fds.push(c.fd);
-      });
+        conns.push(c);
+      }
     }
     t.nodeFd.forEach((fd, g) => {
       if (fd >= 0 && !deadTun[g]) {
         kinds.push(K_TUN);
         refs.push(g);
         fds.push(fd);
+        conns.push(undefined);
       }
     });
     nfds = fds.length;
@@ -174,6 +182,7 @@ function refreshPoll(): void {
     pollI16 = new Int16Array(pollBuf.buffer);
     pollKind = Uint8Array.from(kinds);
     pollRef = Int32Array.from(refs);
+    pollConn = conns;
     for (let i = 0; i < nfds; i++) {
       pollI32[2 * i] = fds[i];
       pollI16[4 * i + 2] = POLLIN;
@@ -182,7 +191,7 @@ function refreshPoll(): void {
     pollTables = t;
   }
   if (tcp) {
-    for (let i = 0; i < nfds; i++) if (pollKind[i] === K_CONN) pollI16[4 * i + 2] = tcp.events(tcp.conns[pollRef[i]]);
+    for (let i = 0; i < nfds; i++) if (pollKind[i] === K_CONN) pollI16[4 * i + 2] = tcp.events(pollConn[i]!);
   }
 }
 
@@ -265,8 +274,6 @@ function waitAndRead(now: number): boolean {
   if (ready <= 0) return false;
   let woken = false;
   const t = Bun.nanoseconds();
-  // connections are looked up before any of them can close and renumber the rest
-  const conns = tcp ? tcp.conns.slice() : [];
   for (let i = 0; i < nfds; i++) {
     const rev = pollI16[4 * i + 3];
     if (rev === 0) continue;
@@ -290,8 +297,9 @@ function waitAndRead(now: number): boolean {
         drainQuic(t);
         break;
       case K_CONN: {
-        const c = conns[pollRef[i]];
-        if (c && tcp!.conns.includes(c)) tcp!.onConnReady(c, rev, t);
+        // a connection closed earlier in this pass stays in the array until the next rebuild
+        const c = pollConn[i]!;
+        if (!c.closed) tcp!.onConnReady(c, rev, t);
         break;
       }
     }
