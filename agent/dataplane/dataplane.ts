@@ -7,6 +7,7 @@ import { sys, check, EFD_CLOEXEC, EFD_NONBLOCK, closeFd } from "../sys/libc.ts";
 import type { Shaping } from "../../protocol/state.ts";
 import type { DataplaneTables } from "./tables.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
+import { awaitReady } from "../worker-ready.ts";
 
 export interface DataplaneOptions {
   /** accept other agents' packets here (tcp transport); none without it */
@@ -48,26 +49,15 @@ export class Dataplane {
     this.#wakeFd = check(sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
     const worker = new Worker(workerUrl());
     this.#worker = worker;
-    let started = false;
-    const ready = new Promise<void>((resolve, reject) => {
-      worker.onmessage = (e: MessageEvent<FromWorker>) => {
-        const msg = e.data;
-        if (msg.type === "ready") {
-          this.port = msg.port;
-          started = true;
-          resolve();
-        } else if (msg.type === "counters") {
-          this.#latest = msg;
-        } else if (msg.type === "error") {
-          // before "ready" an error means the worker could not start (e.g. the data port is taken)
-          if (!started) reject(new Error(msg.message));
-          else this.opts.onError?.(msg.message);
-        } else if (msg.type === "stopped") {
-          this.#stopped?.();
-        }
-      };
-      worker.onerror = (e) => reject(new Error(`dataplane worker failed: ${e.message}`));
-    });
+    const ready = awaitReady<FromWorker>(
+      worker,
+      "dataplane worker",
+      (msg) => {
+        if (msg.type === "counters") this.#latest = msg;
+        else if (msg.type === "stopped") this.#stopped?.();
+      },
+      (message) => this.opts.onError?.(message),
+    );
     this.#send({
       type: "init",
       wakeFd: this.#wakeFd,
@@ -78,7 +68,7 @@ export class Dataplane {
       ...(this.opts.quic ? { quic: this.opts.quic } : {}),
     });
     try {
-      await ready;
+      this.port = await ready;
     } catch (e) {
       await this.stop();
       throw e;

@@ -11,6 +11,7 @@ import { check, closeFd, EFD_CLOEXEC, EFD_NONBLOCK, sys } from "../sys/libc.ts";
 import type { Peer, TlsBundle } from "../../protocol/wire.ts";
 import { createRing, DEFAULT_RING_BYTES } from "../dataplane/ring.ts";
 import type { FromQuic, QuicCounters, ToQuic } from "./messages.ts";
+import { awaitReady } from "../worker-ready.ts";
 
 export interface QuicOptions {
   /** this agent's name: its certificate's, and what decides who dials whom */
@@ -58,35 +59,24 @@ export class QuicTransport {
     this.#started = true;
     const worker = new Worker(quicWorkerUrl());
     this.#worker = worker;
-    let started = false;
-    const ready = new Promise<void>((resolve, reject) => {
-      worker.onmessage = (e: MessageEvent<FromQuic>) => {
-        const msg = e.data;
-        if (msg.type === "ready") {
-          this.port = msg.port;
-          started = true;
-          resolve();
-        } else if (msg.type === "counters") {
+    const ready = awaitReady<FromQuic>(
+      worker,
+      "quic worker",
+      (msg) => {
+        if (msg.type === "counters") {
           const { type: _, ...counters } = msg;
           this.#latest = counters;
         } else if (msg.type === "log") {
           this.opts.onLog?.(msg.message);
-        } else if (msg.type === "error") {
-          if (!started) reject(new Error(msg.message));
-          else this.opts.onLog?.(msg.message);
         } else if (msg.type === "stopped") {
           this.#stopped?.();
         }
-      };
-      worker.onerror = (e) => {
-        const message = `quic worker failed: ${e.message}`;
-        if (!started) reject(new Error(message));
-        else this.opts.onLog?.(message);
-      };
-    });
+      },
+      (message) => this.opts.onLog?.(message),
+    );
     this.#send({ type: "init", rings: this.rings, inWakeFd: this.inWakeFd, listen: this.opts.listen, tls, me: this.opts.me });
     try {
-      await ready;
+      this.port = await ready;
     } catch (e) {
       await this.stop();
       throw e;
