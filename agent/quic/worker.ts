@@ -42,6 +42,11 @@ const TUNING = {
   maxIdleTimeout: 10_000,
   keepAliveIntervalTime: 2_000,
 };
+
+/** Mutual TLS under the controller's CA, accepting the peer names `accept` allows: the same for both ends. */
+function tlsConfig(tls: TlsBundle, accept: (name: string) => boolean, onReject: (why: string) => void) {
+  return { ...TUNING, ca: tls.ca, cert: tls.cert, key: tls.key, verifyPeer: true, verifyCallback: peerVerifier(tls.ca, accept, onReject) };
+}
 const DIAL_TIMEOUT_MS = 5_000;
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 5_000;
@@ -138,15 +143,8 @@ async function start(msg: Extract<ToQuic, { type: "init" }>): Promise<number> {
     logger,
     codeToReason,
     crypto: serverCrypto,
-    config: {
-      ...TUNING,
-      ca: tls.ca,
-      cert: tls.cert,
-      key: tls.key,
-      verifyPeer: true,
-      // only peers that dial this agent may connect to it
-      verifyCallback: peerVerifier(tls.ca, (name) => links.get(name)?.dials === false, (why) => post({ type: "log", message: `quic: refused a connection: ${why}` })),
-    },
+    // only peers that dial this agent may connect to it
+    config: tlsConfig(tls, (name) => links.get(name)?.dials === false, (why) => post({ type: "log", message: `quic: refused a connection: ${why}` })),
   });
   srv.addEventListener(events.EventQUICServerConnection.name, (e: Event) => accepted((e as events.EventQUICServerConnection).detail));
   await srv.start();
@@ -202,14 +200,7 @@ async function dial(link: PeerLink): Promise<void> {
         logger,
         codeToReason,
         crypto: clientCrypto,
-        config: {
-          ...TUNING,
-          ca: tls.ca,
-          cert: tls.cert,
-          key: tls.key,
-          verifyPeer: true,
-          verifyCallback: peerVerifier(tls.ca, (name) => name === peer.name, (why) => (refused = why)),
-        },
+        config: tlsConfig(tls, (name) => name === peer.name, (why) => (refused = why)),
       },
       { timer: DIAL_TIMEOUT_MS },
     );
