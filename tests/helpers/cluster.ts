@@ -507,6 +507,27 @@ async function quiet(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * Waits until every node of `namespace` is running (a controller that is
+ * restarting counts as not yet); resolves to the last listing, as the API gave it.
+ */
+export async function waitRunning<T extends { state: string }>(cluster: Cluster, namespace: string, timeoutMs = 30_000): Promise<T[]> {
+  let rows: T[] = [];
+  await waitFor(
+    async () => {
+      try {
+        rows = await cluster.json<T[]>("GET", `/namespaces/${namespace}/nodes`);
+      } catch {
+        return false;
+      }
+      return rows.length > 0 && rows.every((r) => r.state === "running");
+    },
+    timeoutMs,
+    () => `nodes of ${namespace} not all running: ${JSON.stringify(rows)}\n${cluster.logs(20)}`,
+  );
+  return rows;
+}
+
 /** Polls `cond` every 100 ms until true; throws `why()` after `ms`. An exception from `cond` ends the wait. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, why: () => string): Promise<void> {
   const limit = Date.now() + ms;
