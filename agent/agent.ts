@@ -56,14 +56,17 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const offload = opts.offload ?? true;
   // the quic transport needs this agent's certificate, which comes with the welcome;
   // its rings exist from the start so the dataplane can be handed them now
-  const quic = new QuicTransport({ me: opts.name, listen: { address: "0.0.0.0", port: 0 }, onLog: (m) => log(`quic: ${m}`) });
+  // quic takes the UDP port after the data port, so a firewall needs one known range, not a random port
+  const dataPort = opts.dataPort ?? DEFAULT_DATA_PORT;
+  const quicPort = dataPort === 0 ? 0 : dataPort + 1;
+  const quic = new QuicTransport({ me: opts.name, listen: { address: "0.0.0.0", port: quicPort }, onLog: (m) => log(`quic: ${m}`) });
   let quicStarted = false;
   let quicPeers: Peer[] = [];
   const dataplane = new Dataplane({
     seed: opts.seed,
     vnet: offload,
     quic: { out: quic.rings.out, in: quic.rings.in, inWakeFd: quic.inWakeFd },
-    listen: { address: "0.0.0.0", port: opts.dataPort ?? DEFAULT_DATA_PORT },
+    listen: { address: "0.0.0.0", port: dataPort },
     onError: (m) => log(`dataplane: ${m}`),
   });
   try {

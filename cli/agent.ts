@@ -17,7 +17,7 @@ export const spec: CommandSpec = {
     "join-token": { type: "string", env: "NEXTMINI_JOIN_TOKEN", help: "the controller's join token (default: join-token in the state dir)", value: "T" },
     name: { type: "string", env: "NEXTMINI_NAME", help: "this host's name in the cluster (default: the hostname)", value: "NAME" },
     advertise: { type: "string", env: "NEXTMINI_ADVERTISE", help: "address other agents reach this host at (default: its first non-loopback IPv4)", value: "ADDR" },
-    "data-port": { type: "string", env: "NEXTMINI_DATA_PORT", help: "port other agents send packets to; 0 picks a free one", value: "PORT", default: "7401" },
+    "data-port": { type: "string", env: "NEXTMINI_DATA_PORT", help: "port other agents send packets to (tcp and udp; quic uses the next UDP port); 0 picks free ones", value: "PORT", default: "7401" },
     seed: { type: "string", env: "NEXTMINI_SEED", help: "seed for loss and jitter draws, for repeatable runs (default: random)", value: "N" },
     "no-offload": { type: "boolean", env: "NEXTMINI_NO_OFFLOAD", help: "plain TUN packets instead of 64 KB TSO reads (slower; for kernels without TUN offload)" },
     ...COMMON,
@@ -41,6 +41,8 @@ export function joinTokenFrom(values: Values): string {
 export async function main(values: Values): Promise<number> {
   const name = typeof values.name === "string" ? values.name : defaultHostName();
   if (!NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}" is not a valid name: lowercase letters, digits, '_', '.', '-'`);
+  const dataPort = portFrom(values, "data-port");
+  if (dataPort === 65535) throw new UsageError("--data-port 65535 leaves no port after it for the quic transport; pick a lower one");
   let refused: (message: string) => void = () => {};
   const fatal = new Promise<string>((resolve) => (refused = resolve));
   const agent = await startAgent({
@@ -50,7 +52,7 @@ export async function main(values: Values): Promise<number> {
     offload: values["no-offload"] !== true,
     seed: seedFrom(values),
     ...(typeof values.advertise === "string" ? { advertise: values.advertise } : {}),
-    dataPort: portFrom(values, "data-port"),
+    dataPort,
     onFatal: (m) => refused(m),
   });
   console.error(`agent ${name}: connecting to ${str(values, "controller")}`);

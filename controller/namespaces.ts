@@ -95,6 +95,7 @@ export class Namespaces {
         name: ns.name,
         subnet: ns.subnet,
         transport: ns.settings.transport,
+        hostTransports: ns.settings.hostTransports,
         nodes: ns.nodes,
         links: ns.links,
         routes: ns.routes,
@@ -173,7 +174,11 @@ export class Namespaces {
     const record: NamespaceRecord = {
       name,
       subnet: topo.subnet,
-      settings: { ...(before?.settings ?? DEFAULT_SETTINGS), ...(topo.transport ? { transport: topo.transport } : {}) },
+      settings: {
+        ...(before?.settings ?? DEFAULT_SETTINGS),
+        ...(topo.transport ? { transport: topo.transport } : {}),
+        ...(topo.hostTransports ? { hostTransports: topo.hostTransports } : {}),
+      },
       nodes,
       links: topo.links,
       routes: topo.routes,

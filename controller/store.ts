@@ -13,7 +13,7 @@
  */
 import { z } from "zod";
 import { Name } from "../protocol/names.ts";
-import { LinkSpec, NodeSpec, RouteSpec, Transport } from "../protocol/state.ts";
+import { HostTransport, LinkSpec, NodeSpec, RouteSpec, Transport } from "../protocol/state.ts";
 import { DataEndpoint, HostFacts } from "../protocol/wire.ts";
 
 export const LOAD_KINDS = ["cpucommit", "memcommit", "netcommit"] as const;
@@ -25,10 +25,12 @@ export const NamespaceSettings = z.strictObject({
   load: z.enum(LOAD_KINDS),
   /** how agents carry this namespace's packets between hosts (records saved before it existed read as tcp) */
   transport: Transport.default("tcp"),
+  /** per host pair overrides of `transport` */
+  hostTransports: z.array(HostTransport).default([]),
 });
 export type NamespaceSettings = z.infer<typeof NamespaceSettings>;
 
-export const DEFAULT_SETTINGS: NamespaceSettings = { queueing: false, load: "cpucommit", transport: "tcp" };
+export const DEFAULT_SETTINGS: NamespaceSettings = { queueing: false, load: "cpucommit", transport: "tcp", hostTransports: [] };
 
 /** One namespace as stored: everything needed to rebuild it after a restart. */
 export const NamespaceRecord = z.strictObject({

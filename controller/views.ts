@@ -89,7 +89,15 @@ export function namespaceSummary(ns: NamespaceRecord, hub: AgentHub): NamespaceS
     const s = hub.observeNode(n.host, ns.name, n.name).state;
     states[s] = (states[s] ?? 0) + 1;
   }
-  return { ...namespaceRow(ns), subnet: ns.subnet, links: ns.links.length, routes: ns.routes.length, states };
+  return {
+    ...namespaceRow(ns),
+    subnet: ns.subnet,
+    links: ns.links.length,
+    routes: ns.routes.length,
+    transport: ns.settings.transport,
+    transports: ns.settings.hostTransports,
+    states,
+  };
 }
 
 /** Counter rows for the namespace's links, in link order; directions no agent reported are left out. */

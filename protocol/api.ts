@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { Name } from "./names.ts";
-import { NodeKind, NodeState } from "./state.ts";
+import { HostTransport, NodeKind, NodeState, Transport } from "./state.ts";
 import { Duration, Fraction, Rate } from "./units.ts";
 
 /** Link and route ids appear in API paths; same alphabet as topology documents (ids like "a:b"). */
@@ -108,6 +108,9 @@ export const NamespaceSummary = NamespaceRow.extend({
   subnet: z.string(),
   links: z.number().int(),
   routes: z.number().int(),
+  transport: Transport,
+  /** per host pair overrides of `transport` */
+  transports: z.array(HostTransport),
   /** how many nodes are in each observed state */
   states: z.record(z.string(), z.number().int()),
 });

@@ -79,10 +79,33 @@ export const TRANSPORTS = ["tcp", "udp", "quic"] as const;
 export const Transport = z.enum(TRANSPORTS);
 export type Transport = z.infer<typeof Transport>;
 
+/**
+ * The transport between two particular hosts, overriding the namespace's: a
+ * cluster spread over datacenters may want quic across the WAN and tcp inside
+ * each site. The pair is unordered: both agents must pick the same transport,
+ * since each sends with the one it looks up for the other.
+ */
+export const HostTransport = z.strictObject({
+  between: z.tuple([Name, Name]),
+  transport: Transport,
+});
+export type HostTransport = z.infer<typeof HostTransport>;
+
+/** The transport `a` and `b` use for a namespace whose own is `fallback`. */
+export function transportBetween(a: string, b: string, fallback: Transport, overrides: readonly HostTransport[]): Transport {
+  for (const o of overrides) {
+    const [x, y] = o.between;
+    if ((x === a && y === b) || (x === b && y === a)) return o.transport;
+  }
+  return fallback;
+}
+
 export const NamespaceState = z.strictObject({
   name: Name,
   subnet: z.string(),
   transport: Transport,
+  /** per host pair overrides of `transport` (absent from controllers before they existed) */
+  hostTransports: z.array(HostTransport).default([]),
   nodes: z.array(NodeSpec),
   links: z.array(LinkSpec),
   routes: z.array(RouteSpec),

@@ -8,7 +8,7 @@
  * `defaults.link`, then the generator's `link` (a dumbbell's `bottleneck` on top
  * of that), then the link's own symmetric fields, then its `ab` or `ba`.
  */
-import { DEFAULT_SHAPING, layerShaping, type Transport, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
+import { DEFAULT_SHAPING, layerShaping, type HostTransport, type Transport, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
 import { expandRange, NAME_PATTERN } from "./names.ts";
 import {
   DEFAULT_MTU,
@@ -39,6 +39,8 @@ export type ResolvedTopology = {
   subnet: string;
   /** only when the document names one; the namespace keeps its own otherwise */
   transport?: Transport;
+  /** likewise: only when the document has `transports:` */
+  hostTransports?: HostTransport[];
   nodes: ResolvedNode[];
   links: LinkSpec[];
   routes: RouteSpec[];
@@ -199,6 +201,7 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
   });
 
   const routes = resolveRoutes(doc, firstSeen, pairs, issues);
+  checkHostTransports(doc.transports ?? [], issues);
 
   let placed: ResolvedNode[] = [];
   if (subnet !== undefined) {
@@ -215,10 +218,27 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
     ...(doc.name === undefined ? {} : { name: doc.name }),
     subnet: formatCidr(subnet),
     ...(doc.transport === undefined ? {} : { transport: doc.transport }),
+    ...(doc.transports === undefined ? {} : { hostTransports: doc.transports }),
     nodes: placed,
     links: links.map(({ id, a, b, ab, ba }) => ({ id, a, b, ab, ba })),
     routes,
   };
+}
+
+/** Each override names two different hosts, and no pair twice (which would leave the transport ambiguous). */
+function checkHostTransports(overrides: readonly HostTransport[], issues: string[]): void {
+  const seen = new Map<string, number>();
+  overrides.forEach((o, i) => {
+    const [a, b] = o.between;
+    if (a === b) {
+      issues.push(`transports[${i}].between: names host "${a}" twice; an override is for two different hosts`);
+      return;
+    }
+    const pair = pairKey(a, b);
+    const first = seen.get(pair);
+    if (first !== undefined) issues.push(`transports[${i}]: hosts ${a} and ${b} already have a transport at transports[${first}]`);
+    else seen.set(pair, i);
+  });
 }
 
 function resolveRoutes(

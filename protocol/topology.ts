@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { Duration, Fraction, Rate } from "./units.ts";
 import { expandRange, Name, NAME_PATTERN } from "./names.ts";
-import { NodeKind, Transport } from "./state.ts";
+import { HostTransport, NodeKind, Transport } from "./state.ts";
 import { parseAddress, parseCidr, formatCidr, maskOf } from "./ipv4.ts";
 
 export const DEFAULT_SUBNET = "10.0.0.0/16";
@@ -207,6 +207,10 @@ export const TopologyDocument = z
     name: Name.optional().describe("informational"),
     subnet: Subnet.optional(),
     transport: Transport.optional().describe("how agents carry this namespace's packets between hosts: tcp (default), udp or quic"),
+    transports: z
+      .array(HostTransport.describe("`between` two hosts (agent names), in either direction, use `transport`"))
+      .optional()
+      .describe("per host pair overrides of `transport`, e.g. quic between datacenters and tcp inside them"),
     defaults: TopologyDefaults.optional(),
     generate: z.array(Generator).optional().describe("shapes whose nodes and links come before nodes and links"),
     nodes: z.array(NodeEntry).optional(),

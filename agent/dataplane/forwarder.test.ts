@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { Forwarder, DROP_REASONS, type Egress } from "./forwarder.ts";
 import { PacketPool } from "./pool.ts";
-import { compileTables } from "./tables.ts";
+import { compileTables, TRANSPORT_CODES } from "./tables.ts";
 import { DEFAULT_SHAPING, type NamespaceState, type Shaping } from "../../protocol/state.ts";
 
 const MS = 1e6;
@@ -19,6 +19,7 @@ function diamond(shaping: Partial<Shaping> = {}, routes: NamespaceState["routes"
     name: "default",
     subnet: "10.0.0.0/16",
     transport: "tcp",
+    hostTransports: [],
     nodes: names.map((name, i) => ({ name, kind: "netns" as const, index: i + 1, ip: `10.0.0.${i + 1}/16`, host: "x", mtu: 1500 })),
     links: [
       { id: "h1:s1", a: "h1", b: "s1", ab: s, ba: s },
@@ -41,9 +42,9 @@ function diamond(shaping: Partial<Shaping> = {}, routes: NamespaceState["routes"
 
 class Recorder implements Egress {
   out: { node: number; dst: string; at: number }[] = [];
-  peerOut: { peer: number; ns: number; dir: number; dst: number; route: number; len: number }[] = [];
-  toPeer(_transport: number, peer: number, slot: number, ns: number, dir: number, dst: number, route: number): void {
-    this.peerOut.push({ peer, ns, dir, dst, route, len: this.pool.len[slot] });
+  peerOut: { transport: number; peer: number; ns: number; dir: number; dst: number; route: number; len: number }[] = [];
+  toPeer(transport: number, peer: number, slot: number, ns: number, dir: number, dst: number, route: number): void {
+    this.peerOut.push({ transport, peer, ns, dir, dst, route, len: this.pool.len[slot] });
     this.pool.free(slot);
   }
   now = 0;
@@ -236,6 +237,32 @@ describe("Forwarder", () => {
     expect(sentA["default/s2:h2/ab"]).toBe(1);
     expect(sentB["default/s2:h2/ab"]).toBe(0);
     expect(sentB["default/h2:h3/ab"]).toBe(1);
+  });
+
+  test("each peer gets the namespace's transport unless the host pair overrides it", () => {
+    const state = { ...diamond(), transport: "tcp" as const, hostTransports: [{ between: ["c", "a"] as [string, string], transport: "udp" as const }] };
+    // h1 on host a; its neighbours s1 on b and s2 on c
+    for (const n of state.nodes) n.host = n.name === "h1" ? "a" : n.name === "s2" ? "c" : "b";
+    const peers = ["b", "c"].map((name) => ({ name, address: "192.0.2.1", port: 7401 }));
+    const pool = new PacketPool(1 << 22);
+    const tables = compileTables([state], new Map(), "a", peers, false);
+    expect([...tables.peerTransport]).toEqual([TRANSPORT_CODES.tcp, TRANSPORT_CODES.udp]);
+    const egress = new Recorder(pool);
+    const fwd = new Forwarder(tables, pool, egress, 1);
+    for (const dst of [2, 3]) {
+      const slot = pool.alloc(false);
+      const b = pool.view(slot);
+      b.fill(0, 0, 84);
+      b[0] = 0x45;
+      [10, 0, 0, dst].forEach((o, i) => (b[16 + i] = o));
+      pool.len[slot] = 84;
+      fwd.ingress(0, tables.nodeKeys.indexOf("default/h1"), slot);
+    }
+    fwd.releaseDue(0);
+    expect(egress.peerOut.map((o) => [peers[o.peer].name, o.transport])).toEqual([
+      ["b", TRANSPORT_CODES.tcp],
+      ["c", TRANSPORT_CODES.udp],
+    ]);
   });
 
   test("a frame for a namespace or direction this host does not have is dropped", () => {

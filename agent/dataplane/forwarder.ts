@@ -233,7 +233,7 @@ export class Forwarder {
       if (host < 0) return this.#drop(slot, D_NO_HOST);
       const k = t.nodeNs[node];
       const r = this.#route[slot];
-      this.egress.toPeer(t.nsTransport[k], host, slot, t.nsId[k], dir - t.nsDirBase[k], dst - t.nsBase[k], r < 0 ? -1 : r - t.nsRouteBase[k]);
+      this.egress.toPeer(t.peerTransport[k * t.peers.length + host], host, slot, t.nsId[k], dir - t.nsDirBase[k], dst - t.nsBase[k], r < 0 ? -1 : r - t.nsRouteBase[k]);
       return;
     }
     if (node === dst) {

@@ -5,12 +5,12 @@
  * directions. Everything per packet is then an array index; no strings, no maps
  * keyed by names. Direction words: "ab" is a->b of a link as written.
  */
-import type { NamespaceState, Shaping } from "../../protocol/state.ts";
+import { transportBetween, type NamespaceState, type Shaping } from "../../protocol/state.ts";
 import type { Peer } from "../../protocol/wire.ts";
 import { ipv4Address } from "../../protocol/ipv4.ts";
 import { namespaceId } from "./frame.ts";
 
-/** transport codes per namespace in the tables */
+/** transport codes in the tables */
 export const TRANSPORT_CODES = { tcp: 0, udp: 1, quic: 2 } as const;
 
 export interface DataplaneTables {
@@ -27,7 +27,8 @@ export interface DataplaneTables {
   nsNames: string[];
   /** namespace -> id in frames between agents (a hash of the name) */
   nsId: Uint32Array;
-  nsTransport: Uint8Array;
+  /** namespace k, peer p -> transport code at [k * peers.length + p] (the namespace's, or its override for the pair) */
+  peerTransport: Uint8Array;
   nsBase: Int32Array;
   nsSize: Int32Array;
   /** namespace -> its first direction id and its first position in routeHops */
@@ -159,7 +160,9 @@ export function compileTables(
     nodeHost: Int32Array.from(nodeHost),
     nsNames: namespaces.map((n) => n.name),
     nsId: Uint32Array.from(namespaces.map((n) => namespaceId(n.name))),
-    nsTransport: Uint8Array.from(namespaces.map((n) => TRANSPORT_CODES[n.transport])),
+    peerTransport: Uint8Array.from(
+      namespaces.flatMap((n) => peers.map((p) => TRANSPORT_CODES[transportBetween(me ?? "", p.name, n.transport, n.hostTransports)])),
+    ),
     nsDirBase: Int32Array.from(nsDirBase),
     nsRouteBase: Int32Array.from(nsRouteBase),
     me: me ?? "",
@@ -185,7 +188,7 @@ export function sameStructure(a: DataplaneTables, b: DataplaneTables): boolean {
     sameList(a.nodeIp, b.nodeIp) &&
     sameList(a.nodeHost, b.nodeHost) &&
     a.vnet === b.vnet &&
-    sameList(a.nsTransport, b.nsTransport) &&
+    sameList(a.peerTransport, b.peerTransport) &&
     JSON.stringify(a.peers) === JSON.stringify(b.peers) &&
     sameList(a.routeHops, b.routeHops) &&
     a.nextDir.every((t, i) => sameList(t, b.nextDir[i])) &&

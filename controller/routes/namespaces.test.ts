@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import type { NamespaceRow, NamespaceSummary, TopologyApplied } from "../../protocol/api.ts";
 import { API_TOKEN, type ErrorBody, harness } from "../testing.ts";
+import type { HostTransport } from "../../protocol/state.ts";
 
 const topology = {
   nodes: ["a", "b", "c"],
@@ -23,6 +24,8 @@ describe("namespaces", () => {
       queueing: false,
       load: "cpucommit",
       subnet: "10.0.0.0/16",
+      transport: "tcp",
+      transports: [],
       links: 2,
       routes: 1,
       states: { building: 3 },
@@ -119,5 +122,22 @@ describe("namespaces", () => {
     const res = await h.request("PUT", "/namespaces/lab/topology", { ...topology, transport: "sctp" });
     expect(res.status).toBe(422);
     expect(JSON.stringify(await res.json())).toContain("transport");
+  });
+
+  test("per host pair transports reach the agents, show in the namespace and stay until a document names others", async () => {
+    const h = harness();
+    const agent = h.agent("h1");
+    const transports: HostTransport[] = [{ between: ["h1", "h2"], transport: "udp" }];
+    const put = await h.request("PUT", "/namespaces/lab/topology", { ...topology, transports });
+    expect(put.status).toBe(200);
+    expect(((await put.json()) as TopologyApplied).transports).toEqual(transports);
+    expect(agent.lastState()?.namespaces.find((n) => n.name === "lab")?.hostTransports).toEqual(transports);
+    expect((await h.request("PUT", "/namespaces/lab/topology", topology)).status).toBe(200);
+    expect(((await (await h.request("GET", "/namespaces/lab")).json()) as TopologyApplied).transports).toEqual(transports);
+    expect((await h.request("PUT", "/namespaces/lab/topology", { ...topology, transports: [] })).status).toBe(200);
+    expect(agent.lastState()?.namespaces.find((n) => n.name === "lab")?.hostTransports).toEqual([]);
+    const twice = await h.request("PUT", "/namespaces/lab/topology", { ...topology, transports: [...transports, { between: ["h2", "h1"], transport: "quic" }] });
+    expect(twice.status).toBe(422);
+    expect(((await twice.json()) as ErrorBody).error.message).toContain("transports[1]: hosts h2 and h1 already have a transport at transports[0]");
   });
 });
