@@ -6,7 +6,8 @@
  * tables are derived (controller/routing.ts) and cached per namespace until
  * the next change. Handlers in routes/ parse requests and call in here.
  */
-import type { LinkCreate, LinkPatch, RouteInput, ShapingInput } from "../protocol/api.ts";
+import type { LinkCreate, LinkPatch, NamespaceCreate, NamespaceHostsChange, NamespacePatch, RouteInput, ShapingInput } from "../protocol/api.ts";
+import { expandList } from "../protocol/names.ts";
 import { ApiError } from "../protocol/errors.ts";
 import {
   DEFAULT_SHAPING,
@@ -34,7 +35,13 @@ export interface AgentPort {
   pushState(host: string): boolean;
 }
 
-export type NamespacesOptions = { store: Store; agents: AgentPort; log?: (line: string) => void };
+export type NamespacesOptions = {
+  store: Store;
+  agents: AgentPort;
+  log?: (line: string) => void;
+  /** why the namespace cannot be deleted now (its scheduler runs), or undefined */
+  busy?: (namespace: string) => string | undefined;
+};
 
 export type ApplyResult = { record: NamespaceRecord; added: string[]; removed: string[]; kept: string[] };
 
@@ -43,9 +50,11 @@ export class Namespaces {
   readonly #agents: AgentPort;
   readonly #log: (line: string) => void;
   readonly #hops = new Map<string, NextHops>();
+  readonly #busy: (namespace: string) => string | undefined;
 
   constructor(opts: NamespacesOptions) {
     this.#store = opts.store;
+    this.#busy = opts.busy ?? (() => undefined);
     this.#agents = opts.agents;
     this.#log = opts.log ?? (() => {});
     if (!this.#store.getNamespace(DEFAULT_NAMESPACE)) this.#store.putNamespace(emptyNamespace(DEFAULT_NAMESPACE));
@@ -67,6 +76,92 @@ export class Namespaces {
       throw new ApiError(404, "namespace_not_found", `no namespace named "${name}"`, { namespaces: known });
     }
     return ns;
+  }
+
+  /** The hosts the namespace's nodes may be placed on now: its pool, or every connected host. */
+  hostsOf(ns: NamespaceRecord): string[] {
+    return ns.hosts ?? [...this.#agents.upHosts()].sort();
+  }
+
+  /** A new, empty namespace holding the given hosts (every connected one by default). */
+  create(input: NamespaceCreate): NamespaceRecord {
+    if (this.find(input.name)) {
+      throw new ApiError(409, "namespace_exists", `namespace "${input.name}" already exists`, { name: input.name });
+    }
+    const hosts = input.hosts === undefined ? this.#connected("all", "hosts") : this.#connected(input.hosts, "hosts");
+    const record: NamespaceRecord = {
+      ...emptyNamespace(input.name),
+      ...(input.subnet === undefined ? {} : { subnet: input.subnet }),
+      hosts,
+    };
+    record.settings = {
+      ...record.settings,
+      ...(input.queueing === undefined ? {} : { queueing: input.queueing }),
+      ...(input.load === undefined ? {} : { load: input.load }),
+      ...(input.transport === undefined ? {} : { transport: input.transport }),
+    };
+    this.#store.putNamespace(record);
+    return record;
+  }
+
+  /** Changes settings that no agent sees (queueing, load). */
+  update(name: string, patch: NamespacePatch): NamespaceRecord {
+    const ns = this.get(name);
+    const record: NamespaceRecord = { ...ns, settings: { ...ns.settings, ...patch } };
+    this.#store.putNamespace(record);
+    return record;
+  }
+
+  /**
+   * Removes the namespace and, through its hosts' agents, everything it has on
+   * them; other namespaces are untouched. `default` comes back empty.
+   */
+  delete(name: string): NamespaceRecord {
+    const ns = this.get(name);
+    const busy = this.#busy(name);
+    if (busy !== undefined) throw new ApiError(409, "namespace_busy", `namespace "${name}" cannot be deleted now: ${busy}`);
+    this.#store.deleteNamespace(name);
+    this.#hops.delete(name);
+    for (const host of [...new Set(ns.nodes.map((n) => n.host))].sort()) {
+      if (host !== "" && !this.#agents.pushState(host)) this.#log(`host ${host} is not connected; it drops namespace ${name} when it joins`);
+    }
+    if (name === DEFAULT_NAMESPACE) this.#store.putNamespace(emptyNamespace(DEFAULT_NAMESPACE));
+    return ns;
+  }
+
+  /** Adds connected hosts to the pool and removes hosts that hold none of its nodes. */
+  changeHosts(name: string, change: NamespaceHostsChange): NamespaceRecord {
+    const ns = this.get(name);
+    const pool = new Set(this.hostsOf(ns));
+    if (change.add !== undefined) for (const h of this.#connected(change.add, "add")) pool.add(h);
+    if (change.remove !== undefined) {
+      const remove = change.remove === "all" ? [...pool] : namesIn(change.remove, "remove");
+      const issues = remove.filter((h) => !pool.has(h)).map((h) => `remove: host "${h}" is not in namespace "${name}"`);
+      if (issues.length > 0) throw invalid("invalid_request", "the host change is invalid", issues);
+      for (const h of remove) {
+        const held = ns.nodes.filter((n) => n.host === h).map((n) => n.name);
+        if (held.length > 0) {
+          throw new ApiError(409, "host_in_use", `host ${h} holds nodes ${summarize(held)} of namespace "${name}"; remove them before the host`, {
+            host: h,
+            nodes: held,
+          });
+        }
+        pool.delete(h);
+      }
+    }
+    const record: NamespaceRecord = { ...ns, hosts: [...pool].sort() };
+    this.#store.putNamespace(record);
+    return record;
+  }
+
+  /** Names in `expr` (`all` = every connected host), each of which must be connected. */
+  #connected(expr: string, field: string): string[] {
+    const up = [...this.#agents.upHosts()].sort();
+    if (expr === "all") return up;
+    const names = namesIn(expr, field);
+    const issues = names.filter((h) => !up.includes(h)).map((h) => `${field}: host "${h}" is not connected (connected: ${up.join(", ") || "none"})`);
+    if (issues.length > 0) throw invalid("invalid_request", "the hosts are invalid", issues);
+    return names;
   }
 
   /** A node of a namespace, or a 404 naming it. */
@@ -149,13 +244,18 @@ export class Namespaces {
       const prev = old.get(n.name);
       if (prev && !toPlace.includes(n)) load.set(prev.host, (load.get(prev.host) ?? 0) + 1);
     }
-    const placement = placeNodes(toPlace, this.#agents.upHosts(), load);
+    // a namespace with a pool of hosts places only on those of them that are up
+    const up = before?.hosts === undefined ? this.#agents.upHosts() : this.#agents.upHosts().filter((h) => before.hosts?.includes(h));
+    const placement = placeNodes(toPlace, up, load);
     if (!placement.ok) {
       throw new ApiError(
         503,
         "no_hosts",
-        `no agent is connected, so nodes ${summarize(placement.unplaced)} have no host to run on; ` +
-          "start one with `nextmini agent` pointing at this controller and its join token",
+        before?.hosts === undefined
+          ? `no agent is connected, so nodes ${summarize(placement.unplaced)} have no host to run on; ` +
+              "start one with `nextmini agent` pointing at this controller and its join token"
+          : `none of namespace ${name}'s hosts (${before.hosts.join(", ") || "none"}) is connected, so nodes ${summarize(placement.unplaced)} ` +
+              "have no host to run on; add connected hosts with POST /namespaces/" + name + "/hosts",
         { unplaced: placement.unplaced },
       );
     }
@@ -281,6 +381,14 @@ export class Namespaces {
 
 export function emptyNamespace(name: string): NamespaceRecord {
   return { name, subnet: DEFAULT_SUBNET, settings: { ...DEFAULT_SETTINGS }, nodes: [], links: [], routes: [] };
+}
+
+function namesIn(expr: string, field: string): string[] {
+  try {
+    return expandList(expr);
+  } catch (e) {
+    throw invalid("invalid_request", "the hosts are invalid", [`${field}: ${(e as Error).message}`]);
+  }
 }
 
 function invalid(code: string, what: string, issues: string[]): ApiError {

@@ -15,8 +15,7 @@ import { z } from "zod";
 import { Name } from "../protocol/names.ts";
 import { HostTransport, LinkSpec, NodeSpec, RouteSpec, Transport } from "../protocol/state.ts";
 import { DataEndpoint, HostFacts } from "../protocol/wire.ts";
-
-export const LOAD_KINDS = ["cpucommit", "memcommit", "netcommit"] as const;
+import { LOAD_KINDS } from "../protocol/api.ts";
 
 export const NamespaceSettings = z.strictObject({
   /** queue launches instead of scheduling them at once (minimega's queueing) */
@@ -37,6 +36,11 @@ export const NamespaceRecord = z.strictObject({
   name: Name,
   subnet: z.string(),
   settings: NamespaceSettings,
+  /**
+   * The hosts its nodes may be placed on. Absent: every connected host, now
+   * and later (the `default` namespace, and ones a topology document made).
+   */
+  hosts: z.array(Name).optional(),
   nodes: z.array(NodeSpec),
   links: z.array(LinkSpec),
   routes: z.array(RouteSpec),

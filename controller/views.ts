@@ -73,24 +73,25 @@ export function hostRows(hub: AgentHub, namespaces: Namespaces): HostRow[] {
   });
 }
 
-export function namespaceRow(ns: NamespaceRecord): NamespaceRow {
+/** `pool` is Namespaces.hostsOf(ns): the hosts its nodes may be placed on. */
+export function namespaceRow(ns: NamespaceRecord, pool: string[]): NamespaceRow {
   return {
     name: ns.name,
     nodes: ns.nodes.length,
-    hosts: [...new Set(ns.nodes.map((n) => n.host))].sort(),
+    hosts: pool,
     queueing: ns.settings.queueing,
     load: ns.settings.load,
   };
 }
 
-export function namespaceSummary(ns: NamespaceRecord, hub: AgentHub): NamespaceSummary {
+export function namespaceSummary(ns: NamespaceRecord, pool: string[], hub: AgentHub): NamespaceSummary {
   const states: Record<string, number> = {};
   for (const n of ns.nodes) {
     const s = hub.observeNode(n.host, ns.name, n.name).state;
     states[s] = (states[s] ?? 0) + 1;
   }
   return {
-    ...namespaceRow(ns),
+    ...namespaceRow(ns, pool),
     subnet: ns.subnet,
     links: ns.links.length,
     routes: ns.routes.length,

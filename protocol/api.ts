@@ -7,9 +7,13 @@
 import { z } from "zod";
 import { Name } from "./names.ts";
 import { HostTransport, NodeKind, NodeState, Transport } from "./state.ts";
+import { Subnet } from "./topology.ts";
 import { Duration, Fraction, Rate } from "./units.ts";
 
 /** Link and route ids appear in API paths; same alphabet as topology documents (ids like "a:b"). */
+/** how the scheduler weighs hosts: the commit of vcpus, of memory, or of links */
+export const LOAD_KINDS = ["cpucommit", "memcommit", "netcommit"] as const;
+
 export const Id = z.string().regex(/^[a-z0-9][a-z0-9_.:-]{0,127}$/, {
   message: "expected an id of lowercase letters, digits, '_', '.', ':', '-' (at most 128, starting with a letter or digit)",
 });
@@ -59,15 +63,63 @@ export const RouteInput = z
 export type RouteInput = z.infer<typeof RouteInput>;
 export const RoutesPut = z.array(RouteInput);
 
-/** POST /namespaces/{ns}/nodes/{name}/exec */
+/** POST /namespaces/{ns}/nodes/{name}/exec as JSON; `stdin` is text fed to the command, else its stdin is empty. */
 export const ExecRequest = z.strictObject({
   command: z.array(z.string()).min(1),
   timeoutMs: z.number().int().positive().max(86_400_000).optional(),
+  /** answer application/x-ndjson lines (ExecLine) as output arrives, instead of one ExecResponse at the end */
+  stream: z.boolean().optional(),
+  stdin: z.string().optional(),
 });
 export type ExecRequest = z.infer<typeof ExecRequest>;
 
+/** "true"/"false" (or 1/0) in a query string. */
+const QueryBoolean = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+/**
+ * The same exec with stdin streamed as the raw request body (content-type
+ * application/octet-stream): the fields come from the query string, `command`
+ * once per argument, as Kubernetes' exec API takes them.
+ */
+export const ExecQuery = z.strictObject({
+  command: z.array(z.string()).min(1),
+  timeoutMs: z.coerce.number().int().positive().max(86_400_000).optional(),
+  stream: QueryBoolean.optional(),
+});
+
 export const ExecResponse = z.object({ exitCode: z.number().int(), stdout: z.string(), stderr: z.string() });
 export type ExecResponse = z.infer<typeof ExecResponse>;
+
+/**
+ * One line of a streamed exec answer: output as UTF-8 text (invalid bytes
+ * become U+FFFD; binary content belongs in /files), then the exit code, or
+ * an error when the exec failed after the answer had begun.
+ */
+export const ExecLine = z.union([
+  z.strictObject({ stream: z.enum(["stdout", "stderr"]), data: z.string() }),
+  z.strictObject({ exitCode: z.number().int() }),
+  z.strictObject({ error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }) }),
+]);
+export type ExecLine = z.infer<typeof ExecLine>;
+
+/** A file inside a node: absolute, since a node has no working directory to be relative to. */
+const NodePath = z
+  .string()
+  .startsWith("/", { message: "must be an absolute path (starting with /)" })
+  .refine((p) => !p.includes("\0"), { message: "must not contain a NUL byte" });
+
+/** GET /namespaces/{ns}/nodes/{name}/files */
+export const FileGetQuery = z.strictObject({ path: NodePath });
+
+/** PUT /namespaces/{ns}/nodes/{name}/files: the body is the file's bytes */
+export const FilePutQuery = z.strictObject({
+  path: NodePath,
+  /** octal permission bits of the written file, e.g. 0644; default: as created under the agent's umask */
+  mode: z.string().regex(/^[0-7]{3,4}$/, { message: "expected octal permission bits like 0644" }).optional(),
+});
+
+export const FilePutResponse = z.object({ path: z.string(), bytes: z.number().int().nonnegative() });
+export type FilePutResponse = z.infer<typeof FilePutResponse>;
 
 export const Health = z.object({ ok: z.literal(true), version: z.string() });
 export type Health = z.infer<typeof Health>;
@@ -93,7 +145,31 @@ export const HostRow = z.object({
 });
 export type HostRow = z.infer<typeof HostRow>;
 
-/** GET /namespaces: `hosts` are the hosts holding the namespace's nodes. */
+/** POST /namespaces. `hosts` is a name, a range (`h[1-3]`) or a comma list; absent: every connected host. */
+export const NamespaceCreate = z.strictObject({
+  name: Name,
+  hosts: z.string().min(1).optional(),
+  queueing: z.boolean().optional(),
+  load: z.enum(LOAD_KINDS).optional(),
+  subnet: Subnet.optional(),
+  transport: Transport.optional(),
+});
+export type NamespaceCreate = z.infer<typeof NamespaceCreate>;
+
+/** PATCH /namespaces/{ns} */
+export const NamespacePatch = z.strictObject({
+  queueing: z.boolean().optional(),
+  load: z.enum(LOAD_KINDS).optional(),
+});
+export type NamespacePatch = z.infer<typeof NamespacePatch>;
+
+/** POST /namespaces/{ns}/hosts: each a name, range or comma list, or `all` */
+export const NamespaceHostsChange = z
+  .strictObject({ add: z.string().min(1).optional(), remove: z.string().min(1).optional() })
+  .refine((c) => c.add !== undefined || c.remove !== undefined, { message: "give add, remove or both" });
+export type NamespaceHostsChange = z.infer<typeof NamespaceHostsChange>;
+
+/** GET /namespaces: `hosts` is the namespace's pool of hosts, where its nodes may be placed. */
 export const NamespaceRow = z.object({
   name: z.string(),
   nodes: z.number().int(),

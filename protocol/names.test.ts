@@ -1,6 +1,6 @@
 /** Tests for names and range expressions (`h[1-4]`, `h[1,3,5-6]`, `vm[01-03]`). */
 import { describe, expect, test } from "bun:test";
-import { expandRange, Name, NAME_PATTERN } from "./names.ts";
+import { expandRange, Name, NAME_PATTERN, expandList } from "./names.ts";
 
 describe("Name", () => {
   test("accepts lowercase names of up to 63 characters", () => {
@@ -41,5 +41,18 @@ describe("expandRange", () => {
     expect(() => expandRange("h[3-1]")).toThrow("3-1 counts down");
     expect(() => expandRange("h[1-2][3-4]")).toThrow("malformed range");
     expect(() => expandRange("h[0-200000]")).toThrow("too large");
+  });
+});
+
+describe("expandList", () => {
+  test("commas outside brackets separate names and ranges; order kept, duplicates dropped", () => {
+    expect(expandList("h1,h[3-4]")).toEqual(["h1", "h3", "h4"]);
+    expect(expandList("h[1,3], x , h1")).toEqual(["h1", "h3", "x"]);
+    expect(expandList("vm[01-02]")).toEqual(["vm01", "vm02"]);
+  });
+
+  test("empty parts and malformed ranges throw a sentence", () => {
+    expect(() => expandList("h1,,h2")).toThrow('malformed list "h1,,h2": an empty name between commas');
+    expect(() => expandList("h[1-")).toThrow(/malformed range/);
   });
 });

@@ -32,3 +32,29 @@ export function expandRange(expr: string): string[] {
   }
   return out;
 }
+
+/**
+ * Expands a list of names and ranges separated by commas outside brackets
+ * (`h1,h[3-4]` = h1,h3,h4), in order, without duplicates; throws like expandRange.
+ */
+export function expandList(expr: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < expr.length; i++) {
+    if (expr[i] === "[") depth++;
+    else if (expr[i] === "]") depth--;
+    else if (expr[i] === "," && depth === 0) {
+      parts.push(expr.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(expr.slice(start));
+  const out = new Set<string>();
+  for (const part of parts) {
+    const trimmed = part.trim();
+    if (trimmed === "") throw new Error(`malformed list "${expr}": an empty name between commas`);
+    for (const name of expandRange(trimmed)) out.add(name);
+  }
+  return [...out];
+}

@@ -64,7 +64,7 @@ const Id = z.string().regex(/^[a-z0-9][a-z0-9_.:-]{0,127}$/, {
   message: "expected an id of lowercase letters, digits, '_', '.', ':', '-' (at most 128, starting with a letter or digit)",
 });
 
-const Subnet = z
+export const Subnet = z
   .string()
   .superRefine((text, ctx) => {
     const a = parseAddress(text);

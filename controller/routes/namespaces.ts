@@ -1,18 +1,20 @@
 /**
  * @module
- * GET /namespaces, GET /namespaces/{ns} and PUT /namespaces/{ns}/topology,
- * which applies a whole topology document (creating the namespace if needed).
+ * Namespaces: list, create, show, change settings and hosts, delete, and
+ * PUT /namespaces/{ns}/topology, which applies a whole topology document
+ * (creating the namespace if needed).
  * The document is JSON, or YAML when the body says so in its content type,
  * and is checked with the same messages `nextmini up` gives for a file.
  */
 import { Hono } from "hono";
-import type { NamespaceRow, TopologyApplied } from "../../protocol/api.ts";
+import { NamespaceCreate, NamespaceHostsChange, NamespacePatch, type NamespaceRow, type TopologyApplied } from "../../protocol/api.ts";
 import { ApiError } from "../../protocol/errors.ts";
 import { Name } from "../../protocol/names.ts";
 import { type TopologyDocument, TopologyError } from "../../protocol/topology.ts";
 import { parseTopologyText, parseTopologyValue } from "../../protocol/topology-parse.ts";
 import type { Listing } from "../format.ts";
-import { type AppDeps, sendList } from "../http.ts";
+import { type AppDeps, readBody, sendList } from "../http.ts";
+import type { NamespaceRecord } from "../store.ts";
 import { namespaceRow, namespaceSummary } from "../views.ts";
 
 export const NAMESPACE_LISTING: Listing<NamespaceRow> = {
@@ -28,9 +30,36 @@ export const NAMESPACE_LISTING: Listing<NamespaceRow> = {
 export function namespaceRoutes(deps: AppDeps): Hono {
   const app = new Hono();
 
-  app.get("/namespaces", (c) => sendList(c, deps.namespaces.list().map(namespaceRow), NAMESPACE_LISTING));
+  const summary = (ns: NamespaceRecord) => namespaceSummary(ns, deps.namespaces.hostsOf(ns), deps.hub);
 
-  app.get("/namespaces/:ns", (c) => c.json(namespaceSummary(deps.namespaces.get(c.req.param("ns")), deps.hub)));
+  app.get("/namespaces", (c) =>
+    sendList(
+      c,
+      deps.namespaces.list().map((ns) => namespaceRow(ns, deps.namespaces.hostsOf(ns))),
+      NAMESPACE_LISTING,
+    ),
+  );
+
+  app.post("/namespaces", async (c) => c.json(summary(deps.namespaces.create(await readBody(c, NamespaceCreate))), 201));
+
+  app.get("/namespaces/:ns", (c) => c.json(summary(deps.namespaces.get(c.req.param("ns")))));
+
+  app.patch("/namespaces/:ns", async (c) => {
+    const name = c.req.param("ns");
+    deps.namespaces.get(name); // 404 before 422
+    return c.json(summary(deps.namespaces.update(name, await readBody(c, NamespacePatch))));
+  });
+
+  app.delete("/namespaces/:ns", (c) => {
+    const removed = deps.namespaces.delete(c.req.param("ns"));
+    return c.json({ name: removed.name, nodes: removed.nodes.map((n) => n.name), links: removed.links.length });
+  });
+
+  app.post("/namespaces/:ns/hosts", async (c) => {
+    const name = c.req.param("ns");
+    deps.namespaces.get(name);
+    return c.json(summary(deps.namespaces.changeHosts(name, await readBody(c, NamespaceHostsChange))));
+  });
 
   app.put("/namespaces/:ns/topology", async (c) => {
     const name = c.req.param("ns");
@@ -42,7 +71,7 @@ export function namespaceRoutes(deps: AppDeps): Hono {
     const doc = parseDocument(c.req.header("content-type") ?? "", await c.req.text());
     const result = deps.namespaces.applyDocument(name, doc);
     const body: TopologyApplied = {
-      ...namespaceSummary(result.record, deps.hub),
+      ...summary(result.record),
       changes: { added: result.added, removed: result.removed, kept: result.kept },
     };
     return c.json(body);
