@@ -33,11 +33,12 @@ describe("namespaces", () => {
     });
     const list = (await (await h.request("GET", "/namespaces")).json()) as NamespaceRow[];
     expect(list).toEqual([
-      { name: "default", nodes: 0, hosts: [], queueing: false, load: "cpucommit" },
+      // default and a namespace a document made hold every connected host
+      { name: "default", nodes: 0, hosts: ["h1"], queueing: false, load: "cpucommit" },
       { name: "lab", nodes: 3, hosts: ["h1"], queueing: false, load: "cpucommit" },
     ]);
     const table = await (await h.request("GET", "/namespaces?format=table")).text();
-    expect(table).toBe("NAME      NODES   HOSTS   QUEUEING   LOAD\ndefault   0       -       false      cpucommit\nlab       3       h1      false      cpucommit\n");
+    expect(table).toBe("NAME      NODES   HOSTS   QUEUEING   LOAD\ndefault   0       h1      false      cpucommit\nlab       3       h1      false      cpucommit\n");
   });
 
   test("GET one namespace counts nodes by observed state", async () => {
