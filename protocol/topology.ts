@@ -121,6 +121,9 @@ export const LinkEntry = z.strictObject({
   ba: ShapingOverrides.optional().describe("b->a only, on top of the fields above"),
 });
 export type LinkEntry = z.infer<typeof LinkEntry>;
+/** A link as written in a file, before units are parsed. */
+export type LinkEntryInput = z.input<typeof LinkEntry>;
+export type ShapingOverridesInput = z.input<typeof ShapingOverrides>;
 
 export const RouteEntry = z.strictObject({
   id: Id.optional().describe('defaults to "r<position>", counting from 1'),

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 
-type Parsed = { ok: true; value: number } | { ok: false; reason: string };
+export type Parsed = { ok: true; value: number } | { ok: false; reason: string };
 
 const NUMBER = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-zA-Zµ%/]*)\s*$/;
 

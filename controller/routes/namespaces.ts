@@ -14,6 +14,8 @@ import { type TopologyDocument, TopologyError } from "../../protocol/topology.ts
 import { parseTopologyText, parseTopologyValue } from "../../protocol/topology-parse.ts";
 import type { Listing } from "../format.ts";
 import { type AppDeps, readBody, sendList } from "../http.ts";
+import { stringify as stringifyYaml } from "yaml";
+import { saveDocument } from "../save.ts";
 import type { NamespaceRecord } from "../store.ts";
 import { namespaceRow, namespaceSummary } from "../views.ts";
 
@@ -53,6 +55,13 @@ export function namespaceRoutes(deps: AppDeps): Hono {
   app.delete("/namespaces/:ns", (c) => {
     const removed = deps.namespaces.delete(c.req.param("ns"));
     return c.json({ name: removed.name, nodes: removed.nodes.map((n) => n.name), links: removed.links.length });
+  });
+
+  // ?format=yaml answers YAML (what `nextmini up` reads); JSON otherwise
+  app.get("/namespaces/:ns/save", (c) => {
+    const doc = saveDocument(deps.namespaces.get(c.req.param("ns")));
+    if (c.req.query("format") !== "yaml") return c.json(doc);
+    return c.body(stringifyYaml(doc), 200, { "content-type": "application/yaml; charset=utf-8" });
   });
 
   app.post("/namespaces/:ns/hosts", async (c) => {
