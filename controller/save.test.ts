@@ -12,7 +12,7 @@ const topology = {
   transport: "udp",
   transports: [{ between: ["h1", "h3"], transport: "quic" }],
   generate: [{ shape: "ring", n: 12, prefix: "r", link: { delay: "2ms", bandwidth: "1Gbit" } }],
-  nodes: ["s[1-7]", { name: "x", ip: "10.9.0.200", mtu: 9000, host: "h3" }],
+  nodes: ["s[1-5]", { name: "s[6-7]", vcpus: 4, memoryMB: 512, coschedule: 3 }, { name: "x", ip: "10.9.0.200", mtu: 9000, host: "h3", colocate: "s6" }],
   links: [
     { a: "r1", b: "s1", bandwidth: "100Mbit", delay: "10ms", jitter: "1ms", loss: "0.1%", queue: 100 },
     { a: "s1", b: "s2", delay: 0.0123456789, ab: { loss: "1%" }, ba: { bandwidth: "10Mbit", reorder: true } },

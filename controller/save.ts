@@ -2,7 +2,7 @@
  * @module
  * A namespace as a topology document (GET /namespaces/{ns}/save): applied to
  * an empty namespace it recreates the same nodes (names, kinds, addresses,
- * hosts, MTUs), links (shaping per direction), routes and transports. Values
+ * hosts, MTUs, placement fields), links (shaping per direction), routes and transports. Values
  * are written with units ("100Mbit", "10ms") when the unit string parses back
  * to exactly the stored number, else as the number, so a saved document is
  * both readable and exact.
@@ -18,7 +18,17 @@ export function saveDocument(ns: NamespaceRecord): TopologyDocumentInput {
     subnet: ns.subnet,
     transport: ns.settings.transport,
     ...(ns.settings.hostTransports.length > 0 ? { transports: ns.settings.hostTransports } : {}),
-    nodes: ns.nodes.map((n) => ({ name: n.name, kind: n.kind, ip: n.ip, host: n.host, mtu: n.mtu })),
+    nodes: ns.nodes.map((n) => ({
+      name: n.name,
+      kind: n.kind,
+      ip: n.ip,
+      host: n.host,
+      mtu: n.mtu,
+      ...(n.vcpus === undefined ? {} : { vcpus: n.vcpus }),
+      ...(n.memoryMB === undefined ? {} : { memoryMB: n.memoryMB }),
+      ...(n.coschedule === undefined ? {} : { coschedule: n.coschedule }),
+      ...(n.colocate === undefined ? {} : { colocate: n.colocate }),
+    })),
     links: ns.links.map(saveLink),
     routes: ns.routes.map((r) => ({ id: r.id, path: r.path, weight: r.weight })),
   };

@@ -37,6 +37,24 @@ export function layerShaping(under: Shaping, over: { [K in keyof Shaping]?: Shap
   };
 }
 
+/**
+ * What a node commits on its host and where the scheduler may put it
+ * (minimega's fields). Absent means the default (protocol/launch.ts): 1 vcpu,
+ * 2048 MB, no coschedule limit, no colocation.
+ */
+export const NodePlacement = z.strictObject({
+  vcpus: z.number().int().positive().optional().describe("virtual cpus the node commits on its host (default 1)"),
+  memoryMB: z.number().int().positive().optional().describe("memory the node commits on its host, in MB (default 2048)"),
+  coschedule: z.number().int().min(-1).optional().describe("at most this many other nodes on its host; 0 = alone, -1 = no limit (default)"),
+  colocate: Name.optional().describe("on the same host as this node"),
+});
+export type NodePlacement = z.infer<typeof NodePlacement>;
+
+/** running: build it; stopped: stop its programs (SIGTERM, then SIGKILL) and tear it down; killed: SIGKILL and tear down */
+export const DESIRED_STATES = ["running", "stopped", "killed"] as const;
+export const DesiredState = z.enum(DESIRED_STATES);
+export type DesiredState = z.infer<typeof DesiredState>;
+
 export const NodeSpec = z.strictObject({
   name: Name,
   kind: NodeKind,
@@ -46,6 +64,9 @@ export const NodeSpec = z.strictObject({
   ip: z.string(),
   host: z.string(),
   mtu: z.number().int().min(576).max(65535),
+  ...NodePlacement.shape,
+  /** absent: running */
+  desired: DesiredState.optional(),
 });
 export type NodeSpec = z.infer<typeof NodeSpec>;
 

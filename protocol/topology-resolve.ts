@@ -8,7 +8,7 @@
  * `defaults.link`, then the generator's `link` (a dumbbell's `bottleneck` on top
  * of that), then the link's own symmetric fields, then its `ab` or `ba`.
  */
-import { DEFAULT_SHAPING, layerShaping, type HostTransport, type Transport, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
+import { DEFAULT_SHAPING, layerShaping, type HostTransport, type NodePlacement, type Transport, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
 import { expandRange, NAME_PATTERN } from "./names.ts";
 import {
   DEFAULT_MTU,
@@ -66,6 +66,7 @@ type NodeDraft = {
   kind: NodeKind;
   mtu: number;
   host?: string;
+  placement?: NodePlacement;
   /** where the node came from, for messages: "generate[0]", "nodes[2]" */
   origin: string;
   /** explicit `ip` and the path of the field, when the document sets one */
@@ -146,6 +147,7 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
       kind: obj.kind ?? defaultKind,
       mtu: obj.mtu ?? defaultMtu,
       host: obj.host,
+      placement: placementOf(obj),
       origin,
       ip: obj.ip === undefined ? undefined : { text: obj.ip, path: `${origin}.ip` },
     }));
@@ -385,8 +387,19 @@ function placeNodes(nodes: NodeDraft[], subnet: Cidr, opts: ResolveOptions, issu
       ip: `${formatIpv4(addrOf.get(node.name)!)}/${subnet.prefix}`,
       ...(host === undefined || host === "" ? {} : { host }),
       mtu: node.mtu,
+      ...node.placement,
     };
   });
+}
+
+/** The placement fields a node entry sets (only those, so resolved nodes carry no undefined keys). */
+function placementOf(obj: NodePlacement): NodePlacement | undefined {
+  const out: NodePlacement = {};
+  if (obj.vcpus !== undefined) out.vcpus = obj.vcpus;
+  if (obj.memoryMB !== undefined) out.memoryMB = obj.memoryMB;
+  if (obj.coschedule !== undefined) out.coschedule = obj.coschedule;
+  if (obj.colocate !== undefined) out.colocate = obj.colocate;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function pairKey(a: string, b: string): string {

@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { Duration, Fraction, Rate } from "./units.ts";
 import { expandRange, Name, NAME_PATTERN } from "./names.ts";
-import { HostTransport, NodeKind, Transport } from "./state.ts";
+import { HostTransport, NodeKind, NodePlacement, Transport } from "./state.ts";
 import { parseAddress, parseCidr, formatCidr, maskOf } from "./ipv4.ts";
 
 export const DEFAULT_SUBNET = "10.0.0.0/16";
@@ -108,6 +108,7 @@ export const NodeObject = z.strictObject({
   ip: Address.optional(),
   host: Name.optional().describe("pin the node to this host"),
   mtu: Mtu.optional(),
+  ...NodePlacement.shape,
 });
 export const NodeEntry = z.union([NameOrRange, NodeObject]);
 export type NodeEntry = z.infer<typeof NodeEntry>;
