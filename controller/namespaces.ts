@@ -368,6 +368,15 @@ export class Namespaces {
     return routes;
   }
 
+  /**
+   * Stores a whole new version of an existing namespace and pushes it to the
+   * hosts it touches; for logic kept in other files (scheduling, lifecycle)
+   * that validated the change itself.
+   */
+  replace(after: NamespaceRecord): void {
+    this.#commit(this.get(after.name), after);
+  }
+
   #commit(before: NamespaceRecord | undefined, after: NamespaceRecord): void {
     this.#store.putNamespace(after);
     this.#hops.delete(after.name);
