@@ -5,15 +5,20 @@
  * carrying the namespace's subnet; a `userspace` node has no kernel interface.
  * TUN descriptors stay with the agent: the dataplane reads and writes them.
  * Reconcile keeps nodes that still match, removes what is no longer wanted and
- * creates what is missing.
+ * creates what is missing. A node the controller wants stopped (or killed) is
+ * torn down like a removed one but stays listed as `stopped`; starting it
+ * builds it again with the same address.
  */
 import { randomBytes } from "node:crypto";
 import type { NamespaceState, NodeSpec, NodeState } from "../protocol/state.ts";
 import type { NodeStatus } from "../protocol/wire.ts";
 import { createTun, closeTun, type TunDevice, MAX_IFNAME_LEN } from "./sys/tun.ts";
-import { attachInterface, createNetns, deleteNetns, netnsName, TUN_PREFIX } from "./sys/netns.ts";
+import { attachInterface, createNetns, deleteNetns, netnsName, stopNetns, TUN_PREFIX } from "./sys/netns.ts";
 import { mustRun } from "./sys/run.ts";
 import type { LocalInterface } from "./dataplane/tables.ts";
+
+/** how long a stopped node's programs have between SIGTERM and SIGKILL */
+const STOP_GRACE_MS = 3000;
 
 interface LocalNode {
   namespace: string;
@@ -47,12 +52,23 @@ export class NodeManager {
     const removals: Promise<void>[] = [];
     for (const [key, node] of this.#nodes) {
       const w = want.get(key);
-      if (!w || !sameNode(w.spec, node.spec) || node.state === "error") {
-        this.#nodes.delete(key);
-        removals.push(this.#destroy(node));
+      const wanted = w !== undefined && sameNode(w.spec, node.spec) && node.state !== "error";
+      if (wanted && (w.spec.desired ?? "running") === "running") {
+        if (node.state !== "stopped") continue;
+      } else if (wanted && node.state === "stopped") {
+        node.spec = w.spec;
+        continue;
       }
+      this.#nodes.delete(key);
+      removals.push(this.#destroy(node, w?.spec.desired === "stopped" ? STOP_GRACE_MS : 0));
     }
     await Promise.all(removals);
+    for (const [key, w] of want) {
+      // a stopped node has nothing on the host; it is kept only to report its state
+      if (!this.#nodes.has(key) && w.spec.desired !== undefined && w.spec.desired !== "running") {
+        this.#nodes.set(key, { namespace: w.namespace, spec: w.spec, state: "stopped" });
+      }
+    }
     const todo = [...want.entries()].filter(([key]) => !this.#nodes.has(key));
     const parallel = this.opts.parallel ?? 8;
     for (let i = 0; i < todo.length; i += parallel) {
@@ -126,12 +142,13 @@ export class NodeManager {
     });
   }
 
-  async #destroy(node: LocalNode): Promise<void> {
+  /** graceMs > 0: the node's programs get SIGTERM and that long to exit before SIGKILL */
+  async #destroy(node: LocalNode, graceMs = 0): Promise<void> {
     if (node.tun) {
       closeTun(node.tun);
       node.tun = undefined;
     }
-    if (node.netns) await deleteNetns(node.netns);
+    if (node.netns) await (graceMs > 0 ? stopNetns(node.netns, graceMs) : deleteNetns(node.netns));
   }
 }
 

@@ -11,6 +11,7 @@ import type { AppDeps } from "./http.ts";
 import { agentRoutes } from "./routes/agent.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
+import { lifecycleRoutes } from "./routes/lifecycle.ts";
 import { linkRoutes } from "./routes/links.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { namespaceRoutes } from "./routes/namespaces.ts";
@@ -39,7 +40,7 @@ export function createApp(deps: AppDeps): Hono {
     await next();
   });
 
-  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, nodeRoutes, linkRoutes, routeRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
+  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, nodeRoutes, lifecycleRoutes, linkRoutes, routeRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
     app.route(API_BASE, routes(deps));
   }
 

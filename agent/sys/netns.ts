@@ -43,15 +43,46 @@ export function listOwnedNetns(agent?: string): string[] {
 
 /** Kills what still runs inside (a daemonised iperf3 would keep the namespace alive) and deletes it. */
 export async function deleteNetns(name: string): Promise<void> {
-  const pids = await run(["ip", "netns", "pids", name], { timeoutMs: 5000 });
-  for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
-    try {
-      process.kill(Number(pid), "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  for (const pid of await netnsPids(name)) signal(pid, "SIGKILL");
   await run(["ip", "netns", "del", name], { timeoutMs: 5000 });
+}
+
+/**
+ * Stops what runs in the namespace the way a shutdown would: SIGTERM to every
+ * process, up to `graceMs` for them to exit, then deleteNetns (SIGKILL to the
+ * rest, and the namespace removed).
+ */
+export async function stopNetns(name: string, graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  let pids = await netnsPids(name);
+  for (const pid of pids) signal(pid, "SIGTERM");
+  while (pids.length > 0 && Date.now() < deadline) {
+    await Bun.sleep(50);
+    pids = pids.filter(alive);
+  }
+  await deleteNetns(name);
+}
+
+async function netnsPids(name: string): Promise<number[]> {
+  const r = await run(["ip", "netns", "pids", name], { timeoutMs: 5000 });
+  return r.stdout.split(/\s+/).filter(Boolean).map(Number);
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function createNetns(name: string): Promise<void> {
