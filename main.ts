@@ -13,6 +13,7 @@ import * as agent from "./cli/agent.ts";
 import * as up from "./cli/up.ts";
 import * as down from "./cli/down.ts";
 import * as exec from "./cli/exec.ts";
+import * as cp from "./cli/cp.ts";
 import * as cleanup from "./cli/cleanup.ts";
 import * as ns from "./cli/ns.ts";
 import { nodes, links, hosts } from "./cli/list.ts";
@@ -22,7 +23,7 @@ interface Command {
   main: (values: Values, positionals: string[]) => Promise<number>;
 }
 
-const COMMANDS: Command[] = [up, down, exec, nodes, links, hosts, ns, controller, agent, cleanup];
+const COMMANDS: Command[] = [up, down, exec, cp, nodes, links, hosts, ns, controller, agent, cleanup];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length), 7);

@@ -3,7 +3,7 @@
  * introduces itself with its join token and host facts, and converges this
  * host to each desired state it receives: nodes through NodeManager, packets
  * through the dataplane worker. It heartbeats, reports node states and link
- * counters, and runs `exec` requests inside its nodes.
+ * counters, and runs `exec` requests inside its nodes (agent/exec.ts).
  */
 import {
   decodeControllerFrame,
@@ -20,7 +20,7 @@ import { NodeManager } from "./nodes.ts";
 import { Dataplane } from "./dataplane/dataplane.ts";
 import { QuicTransport } from "./quic/quic.ts";
 import { compileTables, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
-import { run } from "./sys/run.ts";
+import { ExecRunner } from "./exec.ts";
 
 /** where agents take each other's packets unless told otherwise */
 export const DEFAULT_DATA_PORT = 7401;
@@ -93,6 +93,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const send = (frame: AgentFrame) => {
     if (ws?.readyState === WebSocket.OPEN) ws.send(encodeFrame(frame));
   };
+  const execs = new ExecRunner({ send, log: (l) => log(`exec: ${l}`) });
 
   const apply = async (desired: NamespaceState[], peers: Peer[]) => {
     await nodes.reconcile(desired, opts.name);
@@ -152,12 +153,18 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       case "state":
         enqueue({ namespaces: frame.namespaces, peers: frame.peers });
         break;
-      case "exec": {
-        const argv = nodes.execArgv(frame.namespace, frame.node, frame.command);
-        const r = typeof argv === "string" ? { exitCode: 126, stdout: "", stderr: `${argv}\n` } : await run(argv, { timeoutMs: frame.timeoutMs, label: frame.command[0] });
-        send({ type: "execResult", id: frame.id, ...r });
+      case "exec":
+        execs.start(frame, nodes.execArgv(frame.namespace, frame.node, frame.command));
         break;
-      }
+      case "execInput":
+        execs.input(frame);
+        break;
+      case "execAck":
+        execs.ack(frame.id, frame.bytes);
+        break;
+      case "execCancel":
+        execs.cancel(frame.id);
+        break;
       case "error":
         log(`controller: ${frame.message}`);
         if (frame.fatal) {
@@ -196,6 +203,8 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     };
     sock.onclose = () => {
       if (ws === sock) ws = undefined;
+      // the controller failed these execs when the socket went; their output has nowhere to go
+      execs.cancelAll();
       if (stopping) return;
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 5000);
@@ -226,6 +235,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       stopping = true;
       clearInterval(heartbeat);
       ws?.close();
+      execs.cancelAll();
       if (applying) await applying;
       await dataplane.stop();
       await quic.stop();

@@ -20,6 +20,8 @@ export class ClientError extends Error {
 export interface Client {
   base: string;
   request(method: string, pathname: string, body?: unknown): Promise<Response>;
+  /** A request whose body is raw bytes (a file, stdin), sent as application/octet-stream while it is read. */
+  upload(method: string, pathname: string, body: ReadableStream<Uint8Array> | Blob): Promise<Response>;
   json<T>(method: string, pathname: string, body?: unknown): Promise<T>;
   text(pathname: string): Promise<string>;
 }
@@ -35,13 +37,14 @@ export function tokenFrom(values: Values): string {
 export function createClient(values: Values): Client {
   const base = str(values, "controller").replace(/\/$/, "");
   const token = tokenFrom(values);
-  const request = async (method: string, pathname: string, body?: unknown): Promise<Response> => {
+  const send = async (method: string, pathname: string, body?: { data: string | ReadableStream<Uint8Array> | Blob; type: string }): Promise<Response> => {
     let res: Response;
     try {
+      // Bun's fetch streams a ReadableStream body while the answer is already being read (full duplex)
       res = await fetch(`${base}/api/v1${pathname}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": body.type } : {}) },
+        body: body?.data,
       });
     } catch (e) {
       throw new ClientError(`cannot reach the controller at ${base}: ${(e as Error).message} (is 'nextmini up' or 'nextmini controller' running?)`);
@@ -49,9 +52,12 @@ export function createClient(values: Values): Client {
     if (!res.ok) throw new ClientError(await describeError(res), res.status);
     return res;
   };
+  const request = (method: string, pathname: string, body?: unknown) =>
+    send(method, pathname, body === undefined ? undefined : { data: JSON.stringify(body), type: "application/json" });
   return {
     base,
     request,
+    upload: (method, pathname, body) => send(method, pathname, { data: body, type: "application/octet-stream" }),
     async json<T>(method: string, pathname: string, body?: unknown): Promise<T> {
       return (await (await request(method, pathname, body)).json()) as T;
     },

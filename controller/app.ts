@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ApiError, describeIssues } from "../protocol/errors.ts";
 import type { AppDeps } from "./http.ts";
 import { agentRoutes } from "./routes/agent.ts";
+import { fileRoutes } from "./routes/files.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
 import { lifecycleRoutes } from "./routes/lifecycle.ts";
@@ -16,6 +17,7 @@ import { linkRoutes } from "./routes/links.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { namespaceRoutes } from "./routes/namespaces.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
+import { execRoutes } from "./routes/nodes-exec.ts";
 import { routeRoutes } from "./routes/routes.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { constantTimeEqual } from "./tokens.ts";
@@ -40,7 +42,7 @@ export function createApp(deps: AppDeps): Hono {
     await next();
   });
 
-  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, nodeRoutes, lifecycleRoutes, linkRoutes, routeRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
+  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, nodeRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
     app.route(API_BASE, routes(deps));
   }
 

@@ -153,51 +153,60 @@ describe("frames after the hello", () => {
 });
 
 describe("exec", () => {
-  test("sends an exec frame with a fresh id and resolves with the agent's result", async () => {
+  const run = (node: string, command: string[], timeoutMs = 1000) => ({ namespace: "default", node, command, timeoutMs, stdin: false });
+  const caught = (f: () => unknown): unknown => {
+    try {
+      f();
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  };
+
+  test("sends an exec frame with a fresh id; each agent frame reaches its exec", async () => {
     const h = harness();
     const agent = h.agent("h1");
-    const p1 = h.hub.exec("h1", "default", "a", ["echo", "hi"], 1000);
-    const p2 = h.hub.exec("h1", "default", "b", ["true"], 1000);
+    const x1 = h.hub.exec("h1", run("a", ["echo", "hi"]));
+    const x2 = h.hub.exec("h1", run("b", ["true"]));
     const [e1, e2] = agent.of("exec");
-    expect(e1).toEqual({ type: "exec", id: e1.id, namespace: "default", node: "a", command: ["echo", "hi"], timeoutMs: 1000 });
+    expect(e1).toEqual({ type: "exec", id: e1.id, namespace: "default", node: "a", command: ["echo", "hi"], timeoutMs: 1000, stdin: false });
     expect(e2.id).not.toBe(e1.id);
-    agent.send({ type: "execResult", id: e2.id, exitCode: 0, stdout: "", stderr: "" });
-    agent.send({ type: "execResult", id: e1.id, exitCode: 0, stdout: "hi\n", stderr: "" });
-    expect(await p1).toEqual({ exitCode: 0, stdout: "hi\n", stderr: "" });
-    expect(await p2).toEqual({ exitCode: 0, stdout: "", stderr: "" });
-    agent.send({ type: "execResult", id: e1.id, exitCode: 0, stdout: "again", stderr: "" });
-    expect(h.logs.some((l) => l.includes(`result for unknown exec ${e1.id}`))).toBe(true);
+    agent.send({ type: "execResult", id: e2.id, exitCode: 0 });
+    agent.send({ type: "execOutput", id: e1.id, stream: "stdout", data: new TextEncoder().encode("hi\n") });
+    agent.send({ type: "execResult", id: e1.id, exitCode: 0 });
+    expect(await x1.collect()).toEqual({ exitCode: 0, stdout: "hi\n", stderr: "" });
+    expect(await x2.collect()).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+    agent.send({ type: "execResult", id: e1.id, exitCode: 0 });
+    expect(h.logs).toContain(`agent h1: result for unknown exec ${e1.id} (it may have timed out or ended); dropped`);
   });
 
-  test("times out with a 504", async () => {
+  test("times out with a 504 and tells the agent to kill the command", async () => {
     const h = harness();
-    h.agent("h1");
-    const err = await h.hub.exec("h1", "default", "a", ["sleep", "9"], 5).catch((e: unknown) => e);
+    const agent = h.agent("h1");
+    const err = await h.hub.exec("h1", run("a", ["sleep", "9"], 5)).collect().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ status: 504, code: "exec_timeout" });
+    expect(agent.of("execCancel")).toHaveLength(1);
   });
 
   test("fails with a 502 when the agent disconnects and a 503 when it is not there", async () => {
     const h = harness();
     const agent = h.agent("h1");
-    const p = h.hub.exec("h1", "default", "a", ["sleep", "9"], 60_000);
+    const x = h.hub.exec("h1", run("a", ["sleep", "9"], 60_000));
     agent.session.onClose();
-    expect(await p.catch((e: unknown) => e)).toMatchObject({ status: 502, code: "agent_disconnected" });
-    expect(await h.hub.exec("h1", "default", "a", ["true"], 1000).catch((e: unknown) => e)).toMatchObject({
-      status: 503,
-      code: "host_down",
-    });
+    expect(await x.collect().catch((e: unknown) => e)).toMatchObject({ status: 502, code: "agent_disconnected" });
+    expect(caught(() => h.hub.exec("h1", run("a", ["true"])))).toMatchObject({ status: 503, code: "host_down" });
   });
 });
 
 test("stop closes every agent and fails pending execs", async () => {
   const h = harness();
   const agent = h.agent("h1");
-  const p = h.hub.exec("h1", "default", "a", ["sleep", "9"], 60_000);
+  const x = h.hub.exec("h1", { namespace: "default", node: "a", command: ["sleep", "9"], timeoutMs: 60_000, stdin: false });
   h.hub.start();
   h.hub.stop();
   expect(agent.closed?.code).toBe(1001);
-  expect(await p.catch((e: unknown) => e)).toMatchObject({ status: 502 });
+  expect(await x.collect().catch((e: unknown) => e)).toMatchObject({ status: 502 });
 });
 
 describe("TLS bundle at join", () => {

@@ -4,8 +4,8 @@
  * route (or the embedded mode, or a test) hands it a connection that can send
  * bytes and close, and feeds it every message and the close. The hub runs the
  * handshake (hello -> welcome + state), keeps each host's facts, liveness,
- * node statuses and link counters, pushes desired state, and runs `exec`
- * round trips. Untrusted bytes are decoded once by protocol/wire.ts; a bad
+ * node statuses and link counters, pushes desired state, and starts execs
+ * (their bookkeeping is controller/execs.ts). Untrusted bytes are decoded once by protocol/wire.ts; a bad
  * frame is logged and answered, never thrown.
  *
  * With `issueTls` the welcome carries the agent's TLS bundle (CA, certificate,
@@ -31,6 +31,7 @@ import {
   type TlsBundle,
   PROTOCOL_VERSION,
 } from "../protocol/wire.ts";
+import { Execs, type ExecStart, type RemoteExec } from "./execs.ts";
 import type { HostRecord, Store } from "./store.ts";
 import { constantTimeEqual } from "./tokens.ts";
 
@@ -49,7 +50,6 @@ export interface AgentSession {
 }
 
 export type Clock = { now(): number };
-export type ExecResult = { exitCode: number; stdout: string; stderr: string };
 export type HostView = HostRecord & { state: "up" | "down"; connected: boolean };
 /** A node as its agent last reported it (or as derived when it has not). */
 export type NodeObservation = { state: NodeState; netns?: string; error?: string };
@@ -73,13 +73,6 @@ export type HubOptions = {
   joinTokenHint?: string;
   /** issues a joining agent's TLS bundle (controller/ca.ts); without it the welcome has none */
   issueTls?: (host: string, data?: DataEndpoint) => Promise<TlsBundle>;
-};
-
-type Pending = {
-  host: string;
-  resolve(r: ExecResult): void;
-  reject(e: ApiError): void;
-  timer: ReturnType<typeof setTimeout>;
 };
 
 class Session implements AgentSession {
@@ -127,8 +120,7 @@ export class AgentHub {
   readonly #timeoutMs: number;
   readonly #sessions = new Map<string, Session>();
   readonly #counters = new Map<string, Map<string, LinkCounters>>();
-  readonly #pending = new Map<number, Pending>();
-  #nextExecId = 1;
+  readonly #execs: Execs;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: HubOptions) {
@@ -136,6 +128,7 @@ export class AgentHub {
     this.log = opts.log ?? (() => {});
     this.#clock = opts.clock ?? { now: () => Date.now() };
     this.#timeoutMs = opts.heartbeatTimeoutMs ?? 5000;
+    this.#execs = new Execs({ log: this.log, graceMs: opts.execGraceMs });
   }
 
   /** Starts the liveness sweep timer (tests call `sweep()` themselves instead). */
@@ -240,26 +233,13 @@ export class AgentHub {
     return peers;
   }
 
-  /** Runs a command inside a node through its host's agent. */
-  exec(host: string, namespace: string, node: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+  /** Starts a command inside a node through its host's agent; throws a 503 when the host is not up. */
+  exec(host: string, request: ExecStart): RemoteExec {
     const s = this.#sessions.get(host);
     if (!s || !this.isUp(host)) {
-      return Promise.reject(new ApiError(503, "host_down", `host ${host}, which holds node ${node}, is not connected`));
+      throw new ApiError(503, "host_down", `host ${host}, which holds node ${request.node}, is not connected`);
     }
-    const id = this.#nextExecId++;
-    const waitMs = timeoutMs + (this.#opts.execGraceMs ?? 2000);
-    return new Promise<ExecResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(
-          new ApiError(504, "exec_timeout", `no result from node ${node} on host ${host} within ${timeoutMs} ms`, {
-            timeoutMs,
-          }),
-        );
-      }, waitMs);
-      this.#pending.set(id, { host, resolve, reject, timer });
-      s.send({ type: "exec", id, namespace, node, command, timeoutMs });
-    });
+    return this.#execs.start(host, (frame) => s.send(frame), request);
   }
 
   /** @internal called by Session */
@@ -327,17 +307,11 @@ export class AgentHub {
         for (const c of frame.links) perHost.set(key(c.namespace, key(c.id, c.dir)), c);
         return;
       }
-      case "execResult": {
-        const p = this.#pending.get(frame.id);
-        if (!p || p.host !== host) {
-          this.log(`agent ${host}: result for unknown exec ${frame.id} (it may have timed out)`);
-          return;
-        }
-        this.#pending.delete(frame.id);
-        clearTimeout(p.timer);
-        p.resolve({ exitCode: frame.exitCode, stdout: frame.stdout, stderr: frame.stderr });
+      case "execOutput":
+      case "execResult":
+      case "execAck":
+        this.#execs.handle(host, frame);
         return;
-      }
       case "error":
         this.log(`agent ${host} reports: ${frame.message}`);
         return;
@@ -410,12 +384,7 @@ export class AgentHub {
   #dropSession(s: Session, why: string): void {
     if (s.host === undefined) return;
     this.#sessions.delete(s.host);
-    for (const [id, p] of this.#pending) {
-      if (p.host !== s.host) continue;
-      this.#pending.delete(id);
-      clearTimeout(p.timer);
-      p.reject(new ApiError(502, "agent_disconnected", `exec on host ${s.host} failed: ${why}`));
-    }
+    this.#execs.failHost(s.host, why);
   }
 
   #reject(s: Session, reason: string): void {

@@ -86,6 +86,7 @@ export const ExecQuery = z.strictObject({
   timeoutMs: z.coerce.number().int().positive().max(86_400_000).optional(),
   stream: QueryBoolean.optional(),
 });
+export type ExecQuery = z.infer<typeof ExecQuery>;
 
 export const ExecResponse = z.object({ exitCode: z.number().int(), stdout: z.string(), stderr: z.string() });
 export type ExecResponse = z.infer<typeof ExecResponse>;

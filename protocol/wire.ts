@@ -3,13 +3,43 @@
  * `decodeFrame` is the only way bytes from the network become a frame; it
  * validates once with zod and returns a typed value or a reason, never throws.
  * Message kinds are a literal union; PROTOCOL_VERSION changes when a shape does.
+ * Exec data (output, stdin) is binary, cut into EXEC_CHUNK_BYTES pieces and
+ * flow-controlled by execAck credits (protocol/exec-window.ts).
  */
 import { z } from "zod";
 import { Packr } from "msgpackr";
 import { Name } from "./names.ts";
 import { NamespaceState, NodeState } from "./state.ts";
 
-export const PROTOCOL_VERSION = 1;
+/** 2: exec streams its output (execOutput chunks, then execResult), takes stdin, and can be cancelled */
+export const PROTOCOL_VERSION = 2;
+
+/**
+ * Exec data travels in chunks of at most this many bytes, so a frame stays far
+ * below the WebSocket payload limit (16 MB in Bun) whatever a command prints.
+ */
+export const EXEC_CHUNK_BYTES = 256 * 1024;
+/**
+ * Flow control for exec data, the same in both directions: a sender keeps at
+ * most this many bytes sent but not yet acknowledged by an execAck, so a slow
+ * reader (an HTTP client, a process not reading its stdin) holds back the
+ * writer instead of piling data up in the controller or the agent.
+ */
+export const EXEC_WINDOW_BYTES = 2 * 1024 * 1024;
+/** A receiver acknowledges consumed bytes once this many have gathered (less than the window, or it stalls). */
+export const EXEC_ACK_BYTES = 256 * 1024;
+
+/** Binary exec data (msgpack bin); never more than EXEC_CHUNK_BYTES. */
+const ExecChunk = z
+  .custom<Uint8Array>((v) => v instanceof Uint8Array, { message: "expected binary data" })
+  .refine((v) => v.byteLength <= EXEC_CHUNK_BYTES, { message: `an exec chunk carries at most ${EXEC_CHUNK_BYTES} bytes` });
+
+export const ExecStream = z.enum(["stdout", "stderr"]);
+export type ExecStream = z.infer<typeof ExecStream>;
+
+const ExecId = z.number().int().nonnegative();
+/** "I consumed `bytes` more bytes of this exec's data": returns that much of the window to the sender. */
+const ExecAck = z.strictObject({ type: z.literal("execAck"), id: ExecId, bytes: z.number().int().positive() });
 
 export const HostFacts = z.strictObject({
   cpus: z.number().int().positive(),
@@ -87,13 +117,12 @@ export const AgentFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("endpoint"), data: DataEndpoint }),
   z.strictObject({ type: z.literal("status"), nodes: z.array(NodeStatus) }),
   z.strictObject({ type: z.literal("counters"), links: z.array(LinkCounters) }),
-  z.strictObject({
-    type: z.literal("execResult"),
-    id: z.number().int(),
-    exitCode: z.number().int(),
-    stdout: z.string(),
-    stderr: z.string(),
-  }),
+  /** output of a running exec, in the order the process wrote it to each stream */
+  z.strictObject({ type: z.literal("execOutput"), id: ExecId, stream: ExecStream, data: ExecChunk }),
+  /** the exec ended; always the last frame of an exec, also after an execCancel */
+  z.strictObject({ type: z.literal("execResult"), id: ExecId, exitCode: z.number().int() }),
+  /** stdin bytes written to the process */
+  ExecAck,
   z.strictObject({ type: z.literal("error"), message: z.string() }),
 ]);
 export type AgentFrame = z.infer<typeof AgentFrame>;
@@ -105,12 +134,19 @@ export const ControllerFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("state"), namespaces: z.array(NamespaceState), peers: z.array(Peer) }),
   z.strictObject({
     type: z.literal("exec"),
-    id: z.number().int(),
+    id: ExecId,
     namespace: Name,
     node: Name,
     command: z.array(z.string()).min(1),
     timeoutMs: z.number().int().positive(),
+    /** true: execInput frames follow, ending with eof; false: stdin is /dev/null */
+    stdin: z.boolean(),
   }),
+  z.strictObject({ type: z.literal("execInput"), id: ExecId, data: ExecChunk, eof: z.boolean().optional() }),
+  /** output bytes the controller's client consumed */
+  ExecAck,
+  /** the client went away or gave up: kill the process; its execResult still follows */
+  z.strictObject({ type: z.literal("execCancel"), id: ExecId }),
   z.strictObject({ type: z.literal("error"), message: z.string(), fatal: z.boolean() }),
 ]);
 export type ControllerFrame = z.infer<typeof ControllerFrame>;
@@ -119,6 +155,13 @@ const packr = new Packr({ useRecords: false });
 
 export function encodeFrame(frame: AgentFrame | ControllerFrame): Uint8Array {
   return packr.pack(frame);
+}
+
+/** Cuts data into pieces of at most EXEC_CHUNK_BYTES (views, not copies). */
+export function execChunks(data: Uint8Array): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  for (let at = 0; at < data.byteLength; at += EXEC_CHUNK_BYTES) pieces.push(data.subarray(at, at + EXEC_CHUNK_BYTES));
+  return pieces;
 }
 
 export type Decoded<T> = { ok: true; frame: T } | { ok: false; reason: string };

@@ -1,4 +1,4 @@
-/** GET /namespaces/{ns}/nodes in every format, and exec through the agent. */
+/** GET /namespaces/{ns}/nodes in every format. */
 import { describe, expect, test } from "bun:test";
 import type { NodeRow } from "../../protocol/api.ts";
 import { type ErrorBody, harness } from "../testing.ts";
@@ -67,36 +67,5 @@ describe("GET nodes", () => {
     h.clock.advance(5001);
     const rows = (await (await h.request("GET", "/namespaces/default/nodes?columns=name,state")).json()) as NodeRow[];
     expect(rows.map((r) => r.state)).toEqual(["lost", "lost", "lost"]);
-  });
-});
-
-describe("exec", () => {
-  test("runs the command on the node's agent and answers its result", async () => {
-    const { h, agent } = await ready();
-    agent.reportAllRunning();
-    const pending = h.request("POST", "/namespaces/default/nodes/b/exec", { command: ["ip", "addr"], timeoutMs: 2000 });
-    await Bun.sleep(0); // let the handler reach the hub
-    const frame = agent.of("exec")[0];
-    expect(frame).toMatchObject({ namespace: "default", node: "b", command: ["ip", "addr"], timeoutMs: 2000 });
-    agent.send({ type: "execResult", id: frame.id, exitCode: 3, stdout: "out", stderr: "err" });
-    const res = await pending;
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ exitCode: 3, stdout: "out", stderr: "err" });
-  });
-
-  test("unknown node 404 naming it; not running 409; bad body 422", async () => {
-    const { h } = await ready();
-    const missing = await h.request("POST", "/namespaces/default/nodes/zz/exec", { command: ["true"] });
-    expect(missing.status).toBe(404);
-    expect(((await missing.json()) as ErrorBody).error).toEqual({
-      code: "node_not_found",
-      message: 'no node named "zz" in namespace "default"',
-    });
-    const building = await h.request("POST", "/namespaces/default/nodes/a/exec", { command: ["true"] });
-    expect(building.status).toBe(409);
-    expect(((await building.json()) as ErrorBody).error.code).toBe("node_not_running");
-    const empty = await h.request("POST", "/namespaces/default/nodes/a/exec", { command: [] });
-    expect(empty.status).toBe(422);
-    expect(((await empty.json()) as ErrorBody).error.details?.issues?.[0]).toStartWith("command: ");
   });
 });

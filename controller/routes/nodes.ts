@@ -1,13 +1,9 @@
-/** @module GET /namespaces/{ns}/nodes and POST /namespaces/{ns}/nodes/{name}/exec. */
+/** @module GET /namespaces/{ns}/nodes (exec is in nodes-exec.ts, files in files.ts). */
 import { Hono } from "hono";
-import { ExecRequest, type ExecResponse, type NodeRow } from "../../protocol/api.ts";
-import { ApiError } from "../../protocol/errors.ts";
+import type { NodeRow } from "../../protocol/api.ts";
 import type { Listing } from "../format.ts";
-import { allowSlowResponse, type AppDeps, readBody, sendList } from "../http.ts";
+import { type AppDeps, sendList } from "../http.ts";
 import { nodeRows } from "../views.ts";
-
-/** Long enough for a ping or a short iperf3; callers with longer commands pass timeoutMs. */
-export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 
 export const NODE_LISTING: Listing<NodeRow> = {
   columns: [
@@ -31,22 +27,6 @@ export function nodeRoutes(deps: AppDeps): Hono {
   const app = new Hono();
 
   app.get("/namespaces/:ns/nodes", (c) => sendList(c, nodeRows(deps.namespaces.get(c.req.param("ns")), deps.hub), NODE_LISTING));
-
-  app.post("/namespaces/:ns/nodes/:name/exec", async (c) => {
-    const ns = c.req.param("ns");
-    const node = deps.namespaces.node(ns, c.req.param("name"));
-    const body = await readBody(c, ExecRequest);
-    const seen = deps.hub.observeNode(node.host, ns, node.name);
-    if (seen.state !== "running") {
-      throw new ApiError(409, "node_not_running", `node ${node.name} is ${seen.state} on host ${node.host}; exec needs a running node`, {
-        state: seen.state,
-      });
-    }
-    const timeoutMs = body.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
-    allowSlowResponse(c, timeoutMs / 1000 + 10);
-    const result: ExecResponse = await deps.hub.exec(node.host, ns, node.name, body.command, timeoutMs);
-    return c.json(result);
-  });
 
   return app;
 }
