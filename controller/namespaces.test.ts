@@ -36,7 +36,7 @@ describe("namespaces", () => {
     const h = harness();
     const e = caught(() => h.namespaces.applyDocument("default", line));
     expect(e).toMatchObject({ status: 503, code: "no_hosts" });
-    expect(e.message).toContain("no agent is connected, so nodes a, b, c have no host");
+    expect(e.message).toStartWith('no connected host in this namespace to place node "a" on; start an agent');
     expect(h.namespaces.get("default").nodes).toEqual([]);
   });
 
@@ -75,12 +75,39 @@ describe("namespaces", () => {
     expect(a2.of("state").length).toBe(pushes + 1);
   });
 
-  test("a node's host is used when connected, else it is placed like the rest", () => {
+  test("a node's host pins it; a pin on a host that is not connected, or unknown, is refused naming it", () => {
     const h = harness();
     h.agent("h1");
     h.agent("h2");
-    h.namespaces.applyDocument("default", doc({ nodes: [{ name: "p", host: "h2" }, { name: "q", host: "h9" }, "r"] }));
-    expect(h.namespaces.get("default").nodes.map((n) => n.host)).toEqual(["h2", "h1", "h1"]);
+    h.agent("h3").session.onClose();
+    h.namespaces.applyDocument("default", doc({ nodes: [{ name: "p", host: "h2" }, "r"] }));
+    expect(h.namespaces.get("default").nodes.map((n) => n.host)).toEqual(["h2", "h1"]);
+    const before = h.namespaces.get("default");
+    const down = caught(() => h.namespaces.applyDocument("default", doc({ nodes: ["p", "r", { name: "q", host: "h3" }] })));
+    expect(down).toMatchObject({ status: 409, code: "host_down", message: 'node "q" is scheduled on host "h3", which is not connected' });
+    const unknown = caught(() => h.namespaces.applyDocument("default", doc({ nodes: [{ name: "q", host: "h9" }] })));
+    expect(unknown).toMatchObject({ status: 422, code: "unknown_host", details: { node: "q", host: "h9" } });
+    expect(h.namespaces.get("default")).toEqual(before);
+  });
+
+  test("a document's placement fields are honoured and kept on the nodes", () => {
+    const h = harness();
+    for (const name of ["h1", "h2", "h3"]) h.agent(name);
+    const r = h.namespaces.applyDocument(
+      "default",
+      doc({ nodes: [{ name: "solo", coschedule: 0, vcpus: 2 }, { name: "big", memoryMB: 512 }, { name: "pal", colocate: "big" }, "x", "y"] }),
+    );
+    const host = (n: string) => r.record.nodes.find((m) => m.name === n)?.host;
+    expect(host("pal")).toBe(host("big"));
+    expect(r.record.nodes.filter((n) => n.host === host("solo")).map((n) => n.name)).toEqual(["solo"]);
+    expect(r.record.nodes.find((n) => n.name === "solo")).toMatchObject({ coschedule: 0, vcpus: 2 });
+    expect(r.record.nodes.find((n) => n.name === "pal")).toMatchObject({ colocate: "big" });
+    // a pin and a colocate must agree (a fresh cluster: "solo" allows no company on its host)
+    const fresh = harness();
+    for (const name of ["h1", "h2"]) fresh.agent(name);
+    const e = caught(() => fresh.namespaces.applyDocument("other", doc({ nodes: [{ name: "a", host: "h1" }, { name: "b", host: "h2", colocate: "a" }] })));
+    expect(e).toMatchObject({ status: 422, code: "colocate_conflict" });
+    expect(e.message).toStartWith('node "b" is on host "h2" but colocates with "a", which is on host "h1"');
   });
 
   test("an invalid document is a 422 listing every issue, and changes nothing", () => {

@@ -21,9 +21,10 @@ import {
 } from "../protocol/state.ts";
 import { DEFAULT_SUBNET, TopologyError, type TopologyDocument } from "../protocol/topology.ts";
 import { type ResolvedTopology, resolveTopology } from "../protocol/topology-resolve.ts";
-import { placeNodes } from "./placement.ts";
 import { computeNextHops, validateRoutes } from "./routing.ts";
+import { schedulerHosts } from "./scheduling-facts.ts";
 import { DEFAULT_SETTINGS, type NamespaceRecord, type Store } from "./store.ts";
+import { placeDocumentNodes } from "./topology-placement.ts";
 
 export const DEFAULT_NAMESPACE = "default";
 
@@ -198,16 +199,6 @@ export class Namespaces {
       }));
   }
 
-  /** Nodes per host over every namespace (except `without`), for placement and /hosts. */
-  nodesPerHost(without?: string): Map<string, number> {
-    const load = new Map<string, number>();
-    for (const ns of this.#store.listNamespaces()) {
-      if (ns.name === without) continue;
-      for (const n of ns.nodes) load.set(n.host, (load.get(n.host) ?? 0) + 1);
-    }
-    return load;
-  }
-
   /** Resolves a topology document against the namespace as it is, then applies it. */
   applyDocument(name: string, doc: TopologyDocument): ApplyResult {
     const current = this.find(name);
@@ -235,44 +226,17 @@ export class Namespaces {
     ];
     if (issues.length > 0) throw invalid("invalid_topology", "the topology is invalid", issues);
 
-    const toPlace = topo.nodes.filter((n) => {
-      const prev = old.get(n.name);
-      return !prev || (n.host !== undefined && n.host !== prev.host);
+    const placed = placeDocumentNodes({
+      namespace: name,
+      topo,
+      before,
+      others: this.list().filter((ns) => ns.name !== name),
+      hosts: schedulerHosts(before?.hosts, this.#store.listHosts(), this.#agents.upHosts()),
+      load: (before?.settings ?? DEFAULT_SETTINGS).load,
     });
-    const load = this.nodesPerHost(name);
-    for (const n of topo.nodes) {
-      const prev = old.get(n.name);
-      if (prev && !toPlace.includes(n)) load.set(prev.host, (load.get(prev.host) ?? 0) + 1);
-    }
-    // a namespace with a pool of hosts places only on those of them that are up
-    const up = before?.hosts === undefined ? this.#agents.upHosts() : this.#agents.upHosts().filter((h) => before.hosts?.includes(h));
-    const placement = placeNodes(toPlace, up, load);
-    if (!placement.ok) {
-      throw new ApiError(
-        503,
-        "no_hosts",
-        before?.hosts === undefined
-          ? `no agent is connected, so nodes ${summarize(placement.unplaced)} have no host to run on; ` +
-              "start one with `nextmini agent` pointing at this controller and its join token"
-          : `none of namespace ${name}'s hosts (${before.hosts.join(", ") || "none"}) is connected, so nodes ${summarize(placement.unplaced)} ` +
-              "have no host to run on; add connected hosts with POST /namespaces/" + name + "/hosts",
-        { unplaced: placement.unplaced },
-      );
-    }
-    for (const n of toPlace) {
-      const got = placement.hosts.get(n.name);
-      if (n.host !== undefined && got !== n.host) this.#log(`namespace ${name}: host ${n.host} of node ${n.name} is not up; placed on ${got}`);
-    }
-    const nodes: NodeSpec[] = topo.nodes.map((n) => ({
-      name: n.name,
-      kind: n.kind,
-      index: n.index,
-      ip: n.ip,
-      host: placement.hosts.get(n.name) ?? old.get(n.name)?.host ?? "",
-      mtu: n.mtu,
-    }));
+    const nodes: NodeSpec[] = topo.nodes.map((n) => ({ ...n, host: placed.get(n.name) ?? "" }));
     const record: NamespaceRecord = {
-      name,
+      ...(before ?? emptyNamespace(name)),
       subnet: topo.subnet,
       settings: {
         ...(before?.settings ?? DEFAULT_SETTINGS),
@@ -389,7 +353,7 @@ export class Namespaces {
 }
 
 export function emptyNamespace(name: string): NamespaceRecord {
-  return { name, subnet: DEFAULT_SUBNET, settings: { ...DEFAULT_SETTINGS }, nodes: [], links: [], routes: [] };
+  return { name, subnet: DEFAULT_SUBNET, settings: { ...DEFAULT_SETTINGS }, nodes: [], links: [], routes: [], queue: [], nextNode: 1, runs: [] };
 }
 
 function namesIn(expr: string, field: string): string[] {

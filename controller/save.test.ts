@@ -12,7 +12,7 @@ const topology = {
   transport: "udp",
   transports: [{ between: ["h1", "h3"], transport: "quic" }],
   generate: [{ shape: "ring", n: 12, prefix: "r", link: { delay: "2ms", bandwidth: "1Gbit" } }],
-  nodes: ["s[1-5]", { name: "s[6-7]", vcpus: 4, memoryMB: 512, coschedule: 3 }, { name: "x", ip: "10.9.0.200", mtu: 9000, host: "h3", colocate: "s6" }],
+  nodes: ["s[1-5]", { name: "s[6-7]", vcpus: 4, memoryMB: 512, coschedule: 3 }, { name: "x", ip: "10.9.0.200", mtu: 9000, colocate: "s6" }],
   links: [
     { a: "r1", b: "s1", bandwidth: "100Mbit", delay: "10ms", jitter: "1ms", loss: "0.1%", queue: 100 },
     { a: "s1", b: "s2", delay: 0.0123456789, ab: { loss: "1%" }, ba: { bandwidth: "10Mbit", reorder: true } },
@@ -36,8 +36,10 @@ describe("save", () => {
     expect(parseYaml(yaml)).toEqual(saved);
     expect(JSON.stringify(saved)).toContain('"bandwidth":"100Mbit"');
     expect((await h.request("DELETE", "/namespaces/exp")).status).toBe(200);
-    // other load on h1 now: a document without hosts would place differently
-    expect((await h.request("PUT", "/namespaces/ballast/topology", { nodes: [{ name: "b[1-9]", host: "h1" }] })).status).toBe(200);
+    // other load on a host now, so a document without hosts would place differently; on one
+    // without a coschedule-limited node, where the load would break the saved placement's limits
+    const free = ["h1", "h2", "h3"].find((host) => !before.nodes.some((n) => n.host === host && n.coschedule !== undefined));
+    expect((await h.request("PUT", "/namespaces/ballast/topology", { nodes: [{ name: "b[1-9]", host: free }] })).status).toBe(200);
 
     for (const [name, doc] of [["exp", saved], ["again", parseYaml(yaml)]] as const) {
       expect((await h.request("PUT", `/namespaces/${name}/topology`, doc)).status).toBe(200);
@@ -47,6 +49,8 @@ describe("save", () => {
       expect(after.nodes).toEqual(before.nodes);
       expect(after.links).toEqual(before.links);
       expect(after.routes).toEqual(before.routes);
+      // coschedule limits count every namespace's nodes: the two copies could not share the hosts
+      expect((await h.request("DELETE", `/namespaces/${name}`)).status).toBe(200);
     }
   });
 });

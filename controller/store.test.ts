@@ -33,6 +33,13 @@ function ns(name: string): NamespaceRecord {
     ],
     links: [{ id: "a-b", a: "a", b: "b", ab: { ...DEFAULT_SHAPING, delay: 0.01 }, ba: { ...DEFAULT_SHAPING } }],
     routes: [{ id: "r1", path: ["a", "b"], weight: 1 }],
+    queue: [{ names: ["q0", "q1"], vcpus: 2, memoryMB: 1024, coschedule: -1, colocate: "a" }],
+    nextNode: 7,
+    plan: [
+      { node: "q0", host: "h1" },
+      { node: "q1", host: "h1" },
+    ],
+    runs: [{ start: 1700000000000, end: 1700000001000, state: "completed", nodes: [], total: 2, launched: 2, failures: 0, hosts: 2 }],
   };
 }
 
@@ -109,6 +116,18 @@ describe("sqlite store", () => {
     const db = new Database(join(dir, "state.db"));
     expect(db.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode).toBe("wal");
     db.close();
+  });
+
+  test("a namespace saved before launch queues existed reads with an empty queue, no plan, no runs", () => {
+    const dir = tempDir();
+    new SqliteStore(dir).close();
+    const { queue: _q, nextNode: _n, plan: _p, runs: _r, ...older } = ns("old");
+    const db = new Database(join(dir, "state.db"));
+    db.query("INSERT INTO namespaces (name, doc) VALUES (?, ?)").run("old", JSON.stringify(older));
+    db.close();
+    const s = new SqliteStore(dir);
+    expect(s.getNamespace("old")).toEqual({ ...older, queue: [], nextNode: 1, runs: [] });
+    s.close();
   });
 
   test("a corrupt row fails naming it", () => {

@@ -1,7 +1,7 @@
 /**
  * @module
  * The controller's persistent desired state behind one small interface: the
- * namespaces (settings, nodes, links, routes) and the hosts that have ever
+ * namespaces (settings, nodes, links, routes, launch queue, schedule plan and runs) and the hosts that have ever
  * joined. Implementations: `store-sqlite.ts` (the default, a file in the state
  * dir) and `store-memory.ts` (tests, throwaway controllers). The store is always
  * injected, never imported as a global, so a test can hand in its own.
@@ -16,6 +16,7 @@ import { Name } from "../protocol/names.ts";
 import { HostTransport, LinkSpec, NodeSpec, RouteSpec, Transport } from "../protocol/state.ts";
 import { DataEndpoint, HostFacts } from "../protocol/wire.ts";
 import { LOAD_KINDS } from "../protocol/api.ts";
+import { LaunchGroup, PlanEntry, ScheduleRun } from "../protocol/launch.ts";
 
 export const NamespaceSettings = z.strictObject({
   /** queue launches instead of scheduling them at once (minimega's queueing) */
@@ -44,6 +45,15 @@ export const NamespaceRecord = z.strictObject({
   nodes: z.array(NodeSpec),
   links: z.array(LinkSpec),
   routes: z.array(RouteSpec),
+  // Scheduling (controller/scheduling.ts); records saved before it existed read as empty.
+  /** queued launch groups, in the order they were queued */
+  queue: z.array(LaunchGroup).default([]),
+  /** the N of the next `node-N` a count launch makes; it only grows, so count names are never reused */
+  nextNode: z.number().int().positive().default(1),
+  /** the plan a dry run stored (and moves edited); absent when there is none */
+  plan: z.array(PlanEntry).optional(),
+  /** schedule runs, oldest first */
+  runs: z.array(ScheduleRun).default([]),
 });
 export type NamespaceRecord = z.infer<typeof NamespaceRecord>;
 

@@ -6,21 +6,35 @@
  * appears.
  */
 import type { HostRow, LinkStatsRow, NamespaceRow, NamespaceSummary, NodeRow } from "../protocol/api.ts";
+import { DEFAULT_MEMORY_MB, DEFAULT_VCPUS } from "../protocol/launch.ts";
+import { DEFAULT_MTU } from "../protocol/topology.ts";
 import type { AgentHub } from "./hub.ts";
 import type { Namespaces } from "./namespaces.ts";
+import { linkEnds, nodesOnHosts } from "./scheduling-facts.ts";
 import type { NamespaceRecord } from "./store.ts";
 
-/** What every node asks of its host until nodes carry their own sizes. */
-export const NODE_VCPUS = 1;
-export const NODE_MEMORY_MB = 2048;
-
+/**
+ * The namespace's nodes, then its queued ones (state `queued`, on the host a
+ * stored plan gives them, else none; no address until they launch).
+ */
 export function nodeRows(ns: NamespaceRecord, hub: AgentHub): NodeRow[] {
-  const linkCount = new Map<string, number>();
-  for (const l of ns.links) {
-    linkCount.set(l.a, (linkCount.get(l.a) ?? 0) + 1);
-    linkCount.set(l.b, (linkCount.get(l.b) ?? 0) + 1);
-  }
-  return ns.nodes.map((n) => {
+  const linkCount = linkEnds(ns.links);
+  const planned = new Map((ns.plan ?? []).map((p) => [p.node, p.host]));
+  const queued = ns.queue.flatMap((g) =>
+    g.names.map((name): NodeRow => ({
+      name,
+      host: planned.get(name) ?? "",
+      kind: g.kind ?? "netns",
+      state: "queued",
+      ip: "",
+      vcpus: g.vcpus,
+      memoryMB: g.memoryMB,
+      links: 0,
+      mtu: DEFAULT_MTU,
+      index: 0,
+    })),
+  );
+  const nodes = ns.nodes.map((n) => {
     const seen = hub.observeNode(n.host, ns.name, n.name);
     return {
       name: n.name,
@@ -28,8 +42,8 @@ export function nodeRows(ns: NamespaceRecord, hub: AgentHub): NodeRow[] {
       kind: n.kind,
       state: seen.state,
       ip: n.ip,
-      vcpus: NODE_VCPUS,
-      memoryMB: NODE_MEMORY_MB,
+      vcpus: n.vcpus ?? DEFAULT_VCPUS,
+      memoryMB: n.memoryMB ?? DEFAULT_MEMORY_MB,
       links: linkCount.get(n.name) ?? 0,
       ...(seen.netns === undefined ? {} : { netns: seen.netns }),
       ...(seen.error === undefined ? {} : { error: seen.error }),
@@ -37,23 +51,27 @@ export function nodeRows(ns: NamespaceRecord, hub: AgentHub): NodeRow[] {
       index: n.index,
     };
   });
+  return [...nodes, ...queued];
 }
 
+/**
+ * Hosts with what the nodes on them commit, summed over every namespace from
+ * the same per-node figures the scheduler balances (scheduling-facts.ts):
+ * cpuCommit in vcpus, memCommit in MB, netCommit in link ends. The scheduler's
+ * cpucommit and memcommit loads are these divided by cpus and memTotalMB.
+ */
 export function hostRows(hub: AgentHub, namespaces: Namespaces): HostRow[] {
-  const nodes = new Map<string, number>();
-  const linkEnds = new Map<string, number>();
-  for (const ns of namespaces.list()) {
-    const where = new Map(ns.nodes.map((n) => [n.name, n.host]));
-    for (const n of ns.nodes) nodes.set(n.host, (nodes.get(n.host) ?? 0) + 1);
-    for (const l of ns.links) {
-      for (const end of [l.a, l.b]) {
-        const host = where.get(end);
-        if (host !== undefined) linkEnds.set(host, (linkEnds.get(host) ?? 0) + 1);
-      }
-    }
+  const commits = new Map<string, { nodes: number; vcpus: number; memoryMB: number; links: number }>();
+  for (const n of nodesOnHosts(namespaces.list())) {
+    const c = commits.get(n.host) ?? { nodes: 0, vcpus: 0, memoryMB: 0, links: 0 };
+    c.nodes++;
+    c.vcpus += n.vcpus;
+    c.memoryMB += n.memoryMB;
+    c.links += n.links;
+    commits.set(n.host, c);
   }
   return hub.hosts().map((h) => {
-    const count = nodes.get(h.name) ?? 0;
+    const c = commits.get(h.name);
     return {
       name: h.name,
       address: h.address,
@@ -61,10 +79,10 @@ export function hostRows(hub: AgentHub, namespaces: Namespaces): HostRow[] {
       memTotalMB: h.facts.memTotalMB,
       memUsedMB: h.facts.memUsedMB,
       load: h.facts.load,
-      nodes: count,
-      cpuCommit: count * NODE_VCPUS,
-      memCommit: count * NODE_MEMORY_MB,
-      netCommit: linkEnds.get(h.name) ?? 0,
+      nodes: c?.nodes ?? 0,
+      cpuCommit: c?.vcpus ?? 0,
+      memCommit: c?.memoryMB ?? 0,
+      netCommit: c?.links ?? 0,
       state: h.state,
       lastSeen: new Date(h.lastSeen).toISOString(),
       privileged: h.facts.privileged,
@@ -90,6 +108,8 @@ export function namespaceSummary(ns: NamespaceRecord, pool: string[], hub: Agent
     const s = hub.observeNode(n.host, ns.name, n.name).state;
     states[s] = (states[s] ?? 0) + 1;
   }
+  const queued = ns.queue.reduce((sum, g) => sum + g.names.length, 0);
+  if (queued > 0) states.queued = queued;
   return {
     ...namespaceRow(ns, pool),
     subnet: ns.subnet,

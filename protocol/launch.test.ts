@@ -1,6 +1,6 @@
 /** Launch request and launch group schemas: defaults, the refusals, name expansion. */
 import { describe, expect, test } from "bun:test";
-import { LaunchGroup, LaunchRequest, launchNames } from "./launch.ts";
+import { LaunchGroup, LaunchRequest, launchNames, ScheduleMove, ScheduleRequest } from "./launch.ts";
 
 describe("LaunchRequest", () => {
   test("fills in minimega's defaults", () => {
@@ -39,7 +39,16 @@ test("LaunchGroup: expanded names, optional expected links, the same refusal", (
   expect(LaunchGroup.safeParse({ names: ["a"], schedule: "h", colocate: "b" }).success).toBe(false);
 });
 
-test("launchNames: the range expanded, or node-N counting on from the namespace's counter", () => {
-  expect(launchNames({ names: "vm[01-03]" }, 7)).toEqual(["vm01", "vm02", "vm03"]);
-  expect(launchNames({ count: 3 }, 7)).toEqual(["node-7", "node-8", "node-9"]);
+test("launchNames: the range expanded, or node-N counting on from the namespace's counter past names in use", () => {
+  expect(launchNames({ names: "vm[01-03]" }, 7)).toEqual({ names: ["vm01", "vm02", "vm03"], next: 7 });
+  expect(launchNames({ count: 3 }, 7)).toEqual({ names: ["node-7", "node-8", "node-9"], next: 10 });
+  const taken = new Set(["node-8"]);
+  expect(launchNames({ count: 2 }, 7, (n) => taken.has(n))).toEqual({ names: ["node-7", "node-9"], next: 10 });
+});
+
+test("schedule bodies: dryRun defaults to false; move takes a range and a host", () => {
+  expect(ScheduleRequest.parse({})).toEqual({ dryRun: false });
+  expect(ScheduleRequest.safeParse({ dry: true }).success).toBe(false);
+  expect(ScheduleMove.parse({ nodes: "vm[1-2]", host: "h2" })).toEqual({ nodes: "vm[1-2]", host: "h2" });
+  expect(ScheduleMove.safeParse({ nodes: "", host: "h2" }).success).toBe(false);
 });

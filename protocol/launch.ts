@@ -70,8 +70,80 @@ export type LaunchGroup = z.infer<typeof LaunchGroup>;
 /** A launch group as callers may write it: the defaulted fields may be left out. */
 export type LaunchGroupInput = z.input<typeof LaunchGroup>;
 
-/** The names a request stands for: its range expanded, or `node-N` from the namespace's counter `next`. */
-export function launchNames(req: Pick<LaunchRequest, "names" | "count">, next: number): string[] {
-  if (req.names !== undefined) return expandRange(req.names);
-  return Array.from({ length: req.count ?? 0 }, (_, i) => `node-${next + i}`);
+/**
+ * The names a request stands for: its range expanded, or `node-N` counting on
+ * from the namespace's counter `next`, skipping names `taken` says are in use
+ * (a node someone named node-5 by hand keeps its name; the count moves past
+ * it). `next` is where the counter stands afterwards: it only grows, so a
+ * count name is never handed out twice, even after its node is removed.
+ */
+export function launchNames(
+  req: Pick<LaunchRequest, "names" | "count">,
+  next: number,
+  taken: (name: string) => boolean = () => false,
+): { names: string[]; next: number } {
+  if (req.names !== undefined) return { names: expandRange(req.names), next };
+  const names: string[] = [];
+  let n = next;
+  while (names.length < (req.count ?? 0)) {
+    const name = `node-${n++}`;
+    if (!taken(name)) names.push(name);
+  }
+  return { names, next: n };
 }
+
+/** One entry of a schedule plan: where a queued node goes. */
+export const PlanEntry = z.strictObject({ node: Name, host: Name });
+export type PlanEntry = z.infer<typeof PlanEntry>;
+
+/** POST /namespaces/{ns}/schedule (an empty body means {}). */
+export const ScheduleRequest = z.strictObject({
+  dryRun: z.boolean().default(false).describe("store and return the plan without launching"),
+});
+export type ScheduleRequest = z.infer<typeof ScheduleRequest>;
+
+/** POST /namespaces/{ns}/schedule/move: edits the plan a dry run stored. */
+export const ScheduleMove = z.strictObject({
+  nodes: z.string().min(1).describe('planned nodes: a name, a range like "vm[1-2]" or a comma list'),
+  host: Name.describe("a host of the namespace"),
+});
+export type ScheduleMove = z.infer<typeof ScheduleMove>;
+
+export const RUN_STATES = ["running", "completed", "failed"] as const;
+
+/**
+ * One schedule run as the store keeps it. `nodes` lists what it launched
+ * until every one of them has settled (running or error); the counts are
+ * then final and the names are dropped, so a long history stays small.
+ * Times are milliseconds since the epoch.
+ */
+export const ScheduleRun = z.strictObject({
+  start: z.number(),
+  end: z.number().optional(),
+  state: z.enum(RUN_STATES),
+  nodes: z.array(Name).default([]),
+  total: z.number().int().nonnegative(),
+  launched: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  hosts: z.number().int().nonnegative(),
+  /** why a run failed before launching anything */
+  error: z.string().optional(),
+});
+export type ScheduleRun = z.infer<typeof ScheduleRun>;
+
+/**
+ * GET /namespaces/{ns}/schedule/status: one row per run (minimega's columns).
+ * launched and failures count the run's nodes that their agents report
+ * running and in error; `hosts` is how many hosts the run placed nodes on.
+ */
+export const ScheduleStatusRow = z.object({
+  start: z.string().describe("ISO 8601"),
+  end: z.string().optional().describe("ISO 8601; absent while running"),
+  state: z.enum(RUN_STATES),
+  launched: z.number().int(),
+  failures: z.number().int(),
+  total: z.number().int(),
+  hosts: z.number().int(),
+  error: z.string().optional(),
+});
+export type ScheduleStatusRow = z.infer<typeof ScheduleStatusRow>;

@@ -83,7 +83,7 @@ describe("namespace lifecycle", () => {
     await h.request("POST", "/namespaces/empty/hosts", { remove: "h1" });
     const none = await h.request("PUT", "/namespaces/empty/topology", { nodes: ["a"] });
     expect(none.status).toBe(503);
-    expect((await body<ErrorBody>(none)).error.message).toStartWith("none of namespace empty's hosts (none) is connected");
+    expect((await body<ErrorBody>(none)).error.message).toStartWith('no connected host in this namespace to place node "a" on');
   });
 
   test("deleting a namespace removes its nodes from every host and leaves the others; default comes back empty", async () => {
