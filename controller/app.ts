@@ -12,6 +12,7 @@ import { agentRoutes } from "./routes/agent.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
+import { launchRoutes } from "./routes/launch.ts";
 import { lifecycleRoutes } from "./routes/lifecycle.ts";
 import { linkRoutes } from "./routes/links.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
@@ -19,6 +20,7 @@ import { namespaceRoutes } from "./routes/namespaces.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { execRoutes } from "./routes/nodes-exec.ts";
 import { routeRoutes } from "./routes/routes.ts";
+import { scheduleRoutes } from "./routes/schedule.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { constantTimeEqual } from "./tokens.ts";
 
@@ -42,7 +44,7 @@ export function createApp(deps: AppDeps): Hono {
     await next();
   });
 
-  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, nodeRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
+  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, nodeRoutes, launchRoutes, scheduleRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
     app.route(API_BASE, routes(deps));
   }
 

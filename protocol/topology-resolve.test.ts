@@ -8,7 +8,7 @@ import { readdirSync } from "node:fs";
 import { DEFAULT_SHAPING, type NodeSpec } from "./state.ts";
 import { TopologyError } from "./topology.ts";
 import { loadTopologyFile, parseTopologyText } from "./topology-parse.ts";
-import { resolveTopology, type ResolveOptions, type ResolvedTopology } from "./topology-resolve.ts";
+import { addressNewNodes, resolveTopology, type ResolveOptions, type ResolvedTopology } from "./topology-resolve.ts";
 
 function resolve(yaml: string, opts?: ResolveOptions): ResolvedTopology {
   return resolveTopology(parseTopologyText(yaml, "t.yaml"), opts);
@@ -460,4 +460,12 @@ describe("examples/", () => {
     const db = resolveTopology(await loadTopologyFile(`${dir}dumbbell.yaml`));
     expect(db.links.find((l) => l.id === "sl:sr")?.ab.bandwidth).toBe(10e6);
   });
+});
+
+test("addressNewNodes: launched nodes take the lowest free index and address, as a document's new nodes do", () => {
+  const node = (name: string, index: number, ip: string): NodeSpec => ({ name, kind: "netns", index, ip, host: "h1", mtu: 1500 });
+  const existing = [node("a", 1, "10.0.0.1/29"), node("b", 3, "10.0.0.2/29")];
+  // c takes index 2; its address by index (.2) is b's, so it takes the lowest free one
+  expect(addressNewNodes(["c"], "10.0.0.0/29", existing)).toEqual([{ name: "c", index: 2, ip: "10.0.0.3/29" }]);
+  expect(() => addressNewNodes(["c", "d", "e", "f", "g"], "10.0.0.0/29", existing)).toThrow(/no free address left in 10.0.0.0\/29 for g/);
 });

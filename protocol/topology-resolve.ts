@@ -227,6 +227,26 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
   };
 }
 
+/**
+ * Indices and addresses for nodes joining a namespace that already holds
+ * `existing` (a launch): the same rules a topology document's new nodes
+ * follow, so the two ways of adding nodes never hand out different
+ * addresses. Throws a TopologyError when the subnet has no room left.
+ */
+export function addressNewNodes(
+  names: readonly string[],
+  subnetText: string,
+  existing: readonly NodeSpec[],
+): { name: string; index: number; ip: string }[] {
+  const subnet = parseCidr(subnetText);
+  if (subnet === undefined) throw new TopologyError([`subnet: expected a subnet like "10.0.0.0/16", got "${subnetText}"`]);
+  const issues: string[] = [];
+  const drafts = names.map((name) => ({ name, kind: "netns" as const, mtu: DEFAULT_MTU, origin: "launch" }));
+  const placed = placeNodes(drafts, subnet, { existing }, issues);
+  if (issues.length > 0) throw new TopologyError(issues);
+  return placed.map((n) => ({ name: n.name, index: n.index, ip: n.ip }));
+}
+
 /** Each override names two different hosts, and no pair twice (which would leave the transport ambiguous). */
 function checkHostTransports(overrides: readonly HostTransport[], issues: string[]): void {
   const seen = new Map<string, number>();
