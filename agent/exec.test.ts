@@ -1,5 +1,6 @@
 /** ExecRunner against real processes: streaming, stdin, timeout, cancel, flow control, several at once. */
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { EXEC_CHUNK_BYTES, EXEC_WINDOW_BYTES, type AgentFrame, type ControllerFrame } from "../protocol/wire.ts";
 import { EXIT_CANNOT_RUN, EXIT_TIMED_OUT, ExecRunner } from "./exec.ts";
 
@@ -27,6 +28,15 @@ function runner(opts: { killGraceMs?: number; drainMs?: number; autoAck?: boolea
   const output = (id: number, stream: "stdout" | "stderr") =>
     Buffer.concat(frames.flatMap((f) => (f.type === "execOutput" && f.id === id && f.stream === stream ? [f.data] : []))).toString("utf8");
   return { r, frames, start, result, output };
+}
+
+/** Running, as opposed to gone or a zombie that nobody reaped yet (pid 1 of a container may not). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
 }
 
 describe("ExecRunner", () => {
@@ -79,6 +89,17 @@ describe("ExecRunner", () => {
     expect((await t.result(1)).exitCode).toBe(EXIT_TIMED_OUT);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(t.output(1, "stderr")).toBe("sleep: killed after 200 ms (timeout)\n");
+  });
+
+  test("cancel reaches what the command started (its process group)", async () => {
+    const t = runner();
+    t.start(1, ["sh", "-c", "sleep 30 & echo $!; wait"]);
+    while (!t.output(1, "stdout").includes("\n")) await Bun.sleep(10);
+    const child = Number(t.output(1, "stdout").trim());
+    t.r.cancel(1);
+    await t.result(1);
+    await Bun.sleep(50);
+    expect(alive(child)).toBe(false);
   });
 
   test("a process ignoring SIGTERM is killed with SIGKILL after the grace", async () => {

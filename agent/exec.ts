@@ -124,7 +124,8 @@ class RunningExec {
     }
     let proc: ExecProcess;
     try {
-      proc = Bun.spawn(argv, { stdin: this.#frame.stdin ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" });
+      // its own session and process group, so a timeout or cancel reaches what the command started too
+      proc = Bun.spawn(argv, { stdin: this.#frame.stdin ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe", detached: true });
     } catch (e) {
       this.#finish(EXIT_NOT_FOUND, `${argv[0]}: ${(e as Error).message}\n`);
       return;
@@ -138,7 +139,6 @@ class RunningExec {
     const exitCode = await proc.exited;
     this.#exited = true;
     clearTimeout(timer);
-    clearTimeout(this.#killTimer);
     for (const f of this.#onExit) f();
     await pumps;
     this.#stdinClosed = true;
@@ -188,13 +188,11 @@ class RunningExec {
    */
   #kill(): void {
     const proc = this.#proc;
-    if (!proc || this.#exited) return;
-    proc.kill("SIGTERM");
+    if (!proc || this.#exited || this.#killTimer) return;
+    signalGroup(proc, "SIGTERM");
     this.#closeStdin();
-    clearTimeout(this.#killTimer);
-    this.#killTimer = setTimeout(() => {
-      if (!this.#exited) proc.kill("SIGKILL");
-    }, this.#opts.killGraceMs ?? 2000);
+    // also after the command itself exited: what it started may still be there
+    this.#killTimer = setTimeout(() => signalGroup(proc, "SIGKILL"), this.#opts.killGraceMs ?? 2000);
   }
 
   #closeStdin(): void {
@@ -247,5 +245,22 @@ class RunningExec {
     const data = new TextEncoder().encode(stderr);
     for (const piece of execChunks(data)) this.#opts.send({ type: "execOutput", id: this.#frame.id, stream: "stderr", data: piece });
     this.#opts.send({ type: "execResult", id: this.#frame.id, exitCode });
+  }
+}
+
+/**
+ * Signals the command's process group (it leads one: spawned detached). A
+ * daemon that made its own session (iperf3 -D) is out of reach, as intended.
+ * Without a group (already gone) the process itself is signalled.
+ */
+function signalGroup(proc: ExecProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-proc.pid, signal);
+  } catch {
+    try {
+      proc.kill(signal);
+    } catch {
+      // already gone
+    }
   }
 }

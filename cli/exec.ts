@@ -19,9 +19,10 @@ export const spec: CommandSpec = {
     "attached to this terminal. Otherwise it runs on the node's agent through the controller: its output",
     "is printed as it arrives, as UTF-8 text (copy binary files with 'nextmini cp'), and when stdin is",
     "not a terminal it is streamed to the command as it is read, not read whole first; a command that",
-    "does not read it still ends when it exits.",
+    "does not read it still ends when it exits. --api takes that path even for a node on this machine.",
   ].join("\n"),
   options: {
+    api: { type: "boolean", help: "run through the controller and the node's agent even when the node's namespace is on this machine" },
     timeout: { type: "string", help: "seconds before a command run through the API is killed (exit code 124)", value: "S", default: "300" },
     ...CLIENT,
     ...COMMON,
@@ -45,7 +46,7 @@ export async function main(values: Values, positionals: string[]): Promise<numbe
   const nodes = await client.json<NodeRow[]>("GET", `/namespaces/${namespace}/nodes`);
   const row = nodes.find((n) => n.name === node);
   if (!row) throw new UsageError(`no node "${node}" in namespace ${namespace}; nodes: ${nodes.map((n) => n.name).join(", ") || "(none)"}`);
-  if (row.netns && netnsUsable(row.netns)) {
+  if (!values.api && row.netns && netnsUsable(row.netns)) {
     const proc = Bun.spawn(["ip", "netns", "exec", row.netns, ...command], { stdio: ["inherit", "inherit", "inherit"] });
     return await proc.exited;
   }
