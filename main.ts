@@ -16,6 +16,8 @@ import * as exec from "./cli/exec.ts";
 import * as cp from "./cli/cp.ts";
 import * as cleanup from "./cli/cleanup.ts";
 import * as ns from "./cli/ns.ts";
+import * as node from "./cli/node.ts";
+import * as schedule from "./cli/schedule.ts";
 import { nodes, links, hosts } from "./cli/list.ts";
 
 interface Command {
@@ -23,7 +25,7 @@ interface Command {
   main: (values: Values, positionals: string[]) => Promise<number>;
 }
 
-const COMMANDS: Command[] = [up, down, exec, cp, nodes, links, hosts, ns, controller, agent, cleanup];
+const COMMANDS: Command[] = [up, down, exec, cp, nodes, links, hosts, ns, node, schedule, controller, agent, cleanup];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length), 7);

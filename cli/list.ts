@@ -2,6 +2,14 @@
 import { CLIENT, COMMON, OUTPUT, type CommandSpec, type Values, str } from "./options.ts";
 import { createClient } from "./client.ts";
 
+/** Prints an API listing in -o's format with --columns, as the server renders it. */
+export async function printList(values: Values, path: string): Promise<void> {
+  const params = new URLSearchParams({ format: str(values, "output") });
+  if (typeof values.columns === "string") params.set("columns", values.columns);
+  const text = await createClient(values).text(`${path}?${params}`);
+  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+}
+
 function listing(
   name: string,
   summary: string,
@@ -13,11 +21,7 @@ function listing(
   return {
     spec: { name, usage: `${name} [options]`, summary, options: { ...OUTPUT, ...client, ...COMMON } },
     async main(values: Values): Promise<number> {
-      const format = str(values, "output");
-      const params = new URLSearchParams({ format });
-      if (typeof values.columns === "string") params.set("columns", values.columns);
-      const text = await createClient(values).text(`${pathOf(perNamespace ? str(values, "namespace") : "")}?${params}`);
-      process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+      await printList(values, pathOf(perNamespace ? str(values, "namespace") : ""));
       return 0;
     },
   };

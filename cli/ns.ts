@@ -49,7 +49,7 @@ function pick(values: Values, names: string[]): Record<string, string | boolean>
   const body: Record<string, string | boolean> = {};
   for (const name of names) {
     const v = name === "queueing" ? bool(values, name) : values[name];
-    if (v !== undefined && v !== false) body[name] = v;
+    if (v !== undefined) body[name] = v;
   }
   return body;
 }

@@ -42,7 +42,7 @@ describe("schedule", () => {
     expect(h.namespaces.get("exp").nodes).toEqual([]);
     expect(await body<PlanEntry[]>(await h.request("GET", "/namespaces/exp/schedule"))).toEqual(plan);
     // the nodes listing shows the queued nodes on their planned hosts
-    const listed = await body<NodeRow[]>(await h.request("GET", "/namespaces/exp/nodes?columns=name,host,state"));
+    const listed = await body<Pick<NodeRow, "name" | "host" | "state">[]>(await h.request("GET", "/namespaces/exp/nodes?columns=name,host,state"));
     expect(listed).toContainEqual({ name: "vm1", host: "h1", state: "queued" });
 
     const moved = await h.request("POST", "/namespaces/exp/schedule/move", { nodes: "vm[1-2],vm5", host: "h3" });

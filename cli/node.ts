@@ -1,0 +1,106 @@
+/**
+ * `nextmini node ACTION`: launching nodes through the API. `launch` starts
+ * them at once, or queues them when the namespace queues launches; `queue`
+ * lists what is queued and `flush` empties the queue without launching.
+ * Scheduling the queue is `nextmini schedule`.
+ */
+import { z } from "zod";
+import { NodeRow } from "../protocol/api.ts";
+import { LaunchGroup } from "../protocol/launch.ts";
+import { createClient } from "./client.ts";
+import { printList } from "./list.ts";
+import { CLIENT, COMMON, OUTPUT, type CommandSpec, str, UsageError, type Values } from "./options.ts";
+
+const ACTIONS = ["launch", "queue", "flush"] as const;
+type Action = (typeof ACTIONS)[number];
+
+export const spec: CommandSpec = {
+  name: "node",
+  usage: `node ${ACTIONS.join("|")} [NAMES] [options]`,
+  summary: "Launch nodes (at once, or into the namespace's queue), list the queue, flush it.",
+  description: [
+    "launch NAMES|--count N   launch nodes named by a range like vm[1-4], or N nodes named node-N;",
+    "                         with the namespace's queueing on they wait for 'nextmini schedule'",
+    "queue                    the queued launch groups, in order",
+    "flush                    empty the queue without launching anything",
+  ].join("\n"),
+  options: {
+    count: { type: "string", help: "launch: this many nodes, named node-N", value: "N" },
+    kind: { type: "string", help: "launch: netns, host or userspace (default netns)", value: "KIND" },
+    vcpus: { type: "string", help: "launch: virtual cpus each node commits (default 1)", value: "N" },
+    memory: { type: "string", help: "launch: memory each node commits, in MB (default 2048)", value: "MB" },
+    schedule: { type: "string", help: "launch: pin the nodes to this host", value: "HOST" },
+    coschedule: { type: "string", help: "launch: at most N other nodes on a node's host; 0 alone, -1 no limit", value: "N" },
+    colocate: { type: "string", help: "launch: put the nodes on the host of this node", value: "NODE" },
+    ...OUTPUT,
+    ...CLIENT,
+    ...COMMON,
+  },
+  examples: [
+    "nextmini node launch 'vm[1-8]' --vcpus 2 --memory 1024 -n exp1",
+    "nextmini node launch --count 4 --coschedule 0",
+    "nextmini node launch db --schedule h3",
+    "nextmini node queue -n exp1",
+    "nextmini node flush -n exp1",
+  ],
+};
+
+function int(values: Values, name: string): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !Number.isInteger(n)) throw new UsageError(`--${name} takes a whole number, got "${String(v)}"`);
+  return n;
+}
+
+/** The launch request the flags describe; the controller validates it (ranges, limits, names). */
+function launchBody(values: Values, names: string | undefined): Record<string, unknown> {
+  const count = int(values, "count");
+  if ((names === undefined) === (count === undefined)) throw new UsageError("node launch needs NAMES (like vm[1-4]) or --count N, not both");
+  const fields: Record<string, unknown> = {
+    names,
+    count,
+    kind: values.kind,
+    vcpus: int(values, "vcpus"),
+    memoryMB: int(values, "memory"),
+    schedule: values.schedule,
+    coschedule: int(values, "coschedule"),
+    colocate: values.colocate,
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+}
+
+export async function main(values: Values, positionals: string[]): Promise<number> {
+  const [action, names, ...extra] = positionals;
+  if (!ACTIONS.includes(action as Action)) throw new UsageError(`node needs an action: ${ACTIONS.join(", ")}; run 'nextmini node --help'`);
+  if (extra.length > 0 || (action !== "launch" && names !== undefined)) {
+    throw new UsageError(`node ${action} got unexpected arguments: ${[names, ...extra].filter(Boolean).join(" ")}`);
+  }
+  const ns = str(values, "namespace");
+  const client = createClient(values);
+  switch (action as Action) {
+    case "launch": {
+      const res = await client.request("POST", `/namespaces/${ns}/nodes`, launchBody(values, names));
+      const answer: unknown = await res.json();
+      if (str(values, "output") === "json") {
+        console.log(JSON.stringify(answer, null, 2));
+      } else if (res.status === 202) {
+        const group = LaunchGroup.parse(answer);
+        console.log(`queued ${group.names.length} node(s) in namespace ${ns}: ${group.names.join(", ")}; place them with 'nextmini schedule -n ${ns}'`);
+      } else {
+        const rows = z.array(NodeRow).parse(answer);
+        console.log(`launched ${rows.length} node(s) in namespace ${ns}: ${rows.map((r) => `${r.name} on ${r.host} (${r.ip})`).join(", ")}`);
+      }
+      return 0;
+    }
+    case "queue":
+      await printList(values, `/namespaces/${ns}/queue`);
+      return 0;
+    case "flush": {
+      const groups = z.array(LaunchGroup).parse(await client.json("DELETE", `/namespaces/${ns}/queue`));
+      const count = groups.reduce((n, g) => n + g.names.length, 0);
+      console.log(`flushed ${count} queued node(s) in ${groups.length} group(s) from namespace ${ns}`);
+      return 0;
+    }
+  }
+}
