@@ -4,8 +4,8 @@
  * node's output through the controller and exits with its code; the NDJSON
  * stream delivers the first line while the command still runs; stdin reaches
  * the command; a client that disconnects gets the command killed; `nextmini
- * cp` moves a 20 MB file into a node on the other host and back unchanged, and
- * a missing file fails with a clear message.
+ * cp` moves a 20 MB file into a node on the other host and back unchanged,
+ * copies stdin in and a file out to stdout, and fails clearly on a missing file.
  *
  * The tests share one cluster and run in order.
  */
@@ -174,6 +174,20 @@ describe.skipIf(netnsUnavailable !== undefined)("exec and cp across hosts", () =
       const inside = await c().cli(["exec", "--api", "n2", "--", "sha256sum", inNode], 20_000);
       expect(inside.stdout.split(" ")[0]).toBe(sha256(src));
     }), 120_000);
+
+  test("cp with '-' copies stdin into a node and a file out to stdout", () =>
+    withLogs(async () => {
+      const file = `/tmp/${tag}-stdin.txt`;
+      try {
+        const up = await cliWithStdin(["cp", "-", `n2:${file}`], new TextEncoder().encode("from stdin\n"));
+        expect(up.exitCode, up.stderr).toBe(0);
+        const down = await c().cli(["cp", `n2:${file}`, "-"], 20_000);
+        expect(down.exitCode, down.stderr).toBe(0);
+        expect(down.stdout).toBe("from stdin\n");
+      } finally {
+        rmSync(file, { force: true });
+      }
+    }), 30_000);
 
   test("cp of a missing file fails with a message naming it, and leaves nothing behind", () =>
     withLogs(async () => {
