@@ -121,6 +121,7 @@ describe("launch with queueing on", () => {
     );
     const rows = await body<NodeRow[]>(await h.request("GET", "/namespaces/exp/nodes"));
     expect(rows.map((r) => [r.name, r.state, r.host])).toContainEqual(["db", "queued", ""]);
+    expect((await body<{ states: Record<string, number> }>(await h.request("GET", "/namespaces/exp"))).states).toEqual({ queued: 6 });
     expect(h.namespaces.get("exp").nodes).toEqual([]);
     expect(agents[0].lastState()?.namespaces ?? []).toEqual([]);
   });
