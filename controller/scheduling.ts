@@ -92,10 +92,11 @@ export class Scheduling {
       this.#store.putNamespace({ ...ns, queue: [...ns.queue, group], nextNode: next });
       return { queued: group };
     }
-    const after = { ...ns, nextNode: next };
-    const result = this.#run(ns, [group]);
-    if (!result.ok) throw this.#failed(ns, scheduleFailure(result.error, namespace));
-    return { created: this.#create(after, [group], result.plan) };
+    return this.#run(ns, () => {
+      const result = this.#schedule(ns, [group]);
+      if (!result.ok) throw scheduleFailure(result.error, namespace);
+      return { created: this.#create({ ...ns, nextNode: next }, [group], result.plan) };
+    });
   }
 
   queue(namespace: string): LaunchGroup[] {
@@ -120,19 +121,16 @@ export class Scheduling {
       throw new ApiError(409, "queue_empty", `namespace "${namespace}" has nothing queued; launch nodes with queueing on first`);
     }
     if (dryRun) {
-      const result = this.#run(ns, ns.queue);
+      const result = this.#schedule(ns, ns.queue);
       if (!result.ok) throw scheduleFailure(result.error, namespace);
       this.#store.putNamespace({ ...ns, plan: result.plan });
       return result.plan;
     }
-    try {
+    return this.#run(ns, () => {
       const plan = ns.plan === undefined ? this.#planQueue(ns) : this.#checkPlan(ns, ns.plan);
       this.#create({ ...withoutPlan(ns), queue: [] }, ns.queue, plan);
       return plan;
-    } catch (e) {
-      if (e instanceof ApiError) throw this.#failed(ns, e);
-      throw e;
-    }
+    });
   }
 
   /** The plan a dry run stored, as moves left it; [] when there is none. */
@@ -186,7 +184,7 @@ export class Scheduling {
     return schedulerHosts(ns.hosts, this.#store.listHosts(), this.#hub.upHosts());
   }
 
-  #run(ns: NamespaceRecord, groups: readonly LaunchGroup[]): ScheduleResult {
+  #schedule(ns: NamespaceRecord, groups: readonly LaunchGroup[]): ScheduleResult {
     return schedule({
       load: ns.settings.load,
       hosts: this.#hosts(ns),
@@ -197,7 +195,7 @@ export class Scheduling {
   }
 
   #planQueue(ns: NamespaceRecord): PlanEntry[] {
-    const result = this.#run(ns, ns.queue);
+    const result = this.#schedule(ns, ns.queue);
     if (!result.ok) throw scheduleFailure(result.error, ns.name);
     return result.plan;
   }
@@ -260,10 +258,14 @@ export class Scheduling {
     return created;
   }
 
-  /** Records a schedule that failed before launching as a failed run; answers the error to throw. */
-  #failed(ns: NamespaceRecord, e: ApiError): ApiError {
-    this.#store.putNamespace({ ...ns, runs: appendRun(ns.runs, failedRun(this.#now(), e.message)) });
-    return e;
+  /** A run that launches nodes; one that fails before launching (an ApiError) is recorded as a failed run of `ns`. */
+  #run<T>(ns: NamespaceRecord, launch: () => T): T {
+    try {
+      return launch();
+    } catch (e) {
+      if (e instanceof ApiError) this.#store.putNamespace({ ...ns, runs: appendRun(ns.runs, failedRun(this.#now(), e.message)) });
+      throw e;
+    }
   }
 }
 

@@ -57,6 +57,8 @@ describe("launch with queueing off", () => {
     expect(full.status).toBe(409);
     expect((await body<ErrorBody>(full)).error.message).toBe('namespace "tiny" cannot address the new nodes: subnet: no free address left in 10.1.0.0/30 for node-3');
     expect(h.namespaces.get("tiny").nodes).toEqual([]);
+    const [run] = await body<{ state: string; total: number; error?: string }[]>(await h.request("GET", "/namespaces/tiny/schedule/status"));
+    expect(run).toMatchObject({ state: "failed", total: 0, error: expect.stringContaining("no free address left") });
   });
 });
 
