@@ -13,6 +13,7 @@ import { createApp } from "./app.ts";
 import { CertificateAuthority } from "./ca.ts";
 import { AgentHub } from "./hub.ts";
 import { Namespaces } from "./namespaces.ts";
+import { schedulerBusy } from "./schedule-runs.ts";
 import type { Store } from "./store.ts";
 import { MemoryStore } from "./store-memory.ts";
 import { SqliteStore } from "./store-sqlite.ts";
@@ -57,7 +58,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     joinTokenHint: `${join(opts.stateDir, JOIN_TOKEN_FILE)} on the controller's host`,
     issueTls: (host, data) => ca.issue(host, data?.address),
   });
-  const namespaces = new Namespaces({ store, agents: hub, log });
+  const namespaces = new Namespaces({ store, agents: hub, log, busy: schedulerBusy(store, hub) });
   const app = createApp({
     store,
     hub,

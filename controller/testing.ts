@@ -8,6 +8,7 @@
 import { createApp } from "./app.ts";
 import { AgentHub, type AgentSession } from "./hub.ts";
 import { Namespaces } from "./namespaces.ts";
+import { schedulerBusy } from "./schedule-runs.ts";
 import { MemoryStore } from "./store-memory.ts";
 import { type AgentFrame, type ControllerFrame, decodeControllerFrame, encodeFrame, type HostFacts, PROTOCOL_VERSION } from "../protocol/wire.ts";
 
@@ -89,7 +90,7 @@ export function harness(opts: { heartbeatTimeoutMs?: number } = {}) {
     execGraceMs: 0,
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
   });
-  const namespaces = new Namespaces({ store, agents: hub, log });
+  const namespaces = new Namespaces({ store, agents: hub, log, busy: schedulerBusy(store, hub) });
   const app = createApp({ store, hub, namespaces, apiToken: API_TOKEN, version: "test", log });
 
   /** An API call with the right token; `body` is sent as JSON. */
