@@ -92,11 +92,17 @@ async function measure(what: string, f: () => Promise<number>): Promise<Row> {
 
 /** Every row, in the order printed: the two references first. */
 async function run(c: Cluster): Promise<Row[]> {
-  for (const [ns, transport, hostOfB] of [[LOCAL, "tcp", H1], ...transports.map((t) => [t, t, H2])] as [string, Transport, string][]) {
+  const apply = async (ns: string, transport: Transport, hostOfB: string) => {
     const put = await c.api("PUT", `/namespaces/${ns}/topology`, topology(transport, hostOfB));
     if (!put.ok) throw new Error(`PUT /namespaces/${ns}/topology: HTTP ${put.status}: ${await put.text()}`);
-  }
-  for (const ns of [LOCAL, ...transports]) await waitRunning(c, ns);
+  };
+  for (const t of transports) await apply(t, t as Transport, H2);
+  for (const t of transports) await waitRunning(c, t);
+  // The one-host namespace goes last on purpose: it changes b1's tables once b2 knows b1,
+  // so b1 dials b2 again. b1's first dial may have been refused while b2 was still building,
+  // and b1 does not redial by itself yet (see tests/e2e/cluster-restart.test.ts, the todo).
+  await apply(LOCAL, "tcp", H1);
+  await waitRunning(c, LOCAL);
   const between = (namespace: string) => async () =>
     (await iperf3Tcp({ server: inNode(c, namespace, "b"), client: inNode(c, namespace, "a"), address: "10.0.0.2", seconds })).bps;
   const rows = [
