@@ -154,7 +154,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         enqueue({ namespaces: frame.namespaces, peers: frame.peers });
         break;
       case "exec":
-        execs.start(frame, nodes.execArgv(frame.namespace, frame.node, frame.command));
+        execs.start(frame, frame.node === undefined ? frame.command : nodes.execArgv(frame.namespace, frame.node, frame.command));
         break;
       case "execInput":
         execs.input(frame);

@@ -5,8 +5,9 @@
  */
 import { CLIENT, COMMON, OUTPUT, type CommandSpec, type Values, str, UsageError } from "./options.ts";
 import { createClient } from "./client.ts";
+import type { HostRunRow } from "../protocol/api.ts";
 
-const ACTIONS = ["ls", "create", "show", "set", "hosts", "delete"] as const;
+const ACTIONS = ["ls", "create", "show", "set", "hosts", "delete", "run"] as const;
 type Action = (typeof ACTIONS)[number];
 
 export const spec: CommandSpec = {
@@ -20,6 +21,7 @@ export const spec: CommandSpec = {
     "set [NAME]         change --queueing and --load",
     "hosts [NAME]       --add and --remove hosts (a name, a range like h[1-3], a comma list, or all)",
     "delete [NAME]      stop and remove everything the namespace has on every host; default comes back empty",
+    "run -- CMD...      run CMD on every host of the namespace (-n), not in a node; prints each host's output",
   ].join("\n"),
   options: {
     hosts: { type: "string", help: "create: the namespace's hosts", value: "EXPR" },
@@ -33,7 +35,8 @@ export const spec: CommandSpec = {
     ...CLIENT,
     ...COMMON,
   },
-  examples: ["nextmini ns create exp1 --hosts 'h[1-3]' --queueing true", "nextmini ns hosts exp1 --add h4", "nextmini ns ls -o csv", "nextmini ns delete exp1"],
+  examples: [
+    "nextmini ns run -n exp1 -- uname -r","nextmini ns create exp1 --hosts 'h[1-3]' --queueing true", "nextmini ns hosts exp1 --add h4", "nextmini ns ls -o csv", "nextmini ns delete exp1"],
 };
 
 function bool(values: Values, name: string): boolean | undefined {
@@ -70,7 +73,7 @@ function printObject(values: Values, obj: Record<string, unknown>): void {
 export async function main(values: Values, positionals: string[]): Promise<number> {
   const [action, given, ...extra] = positionals;
   if (!ACTIONS.includes(action as Action)) throw new UsageError(`ns needs an action: ${ACTIONS.join(", ")}; run 'nextmini ns --help'`);
-  if (extra.length > 0) throw new UsageError(`ns ${action} takes one name, got also: ${extra.join(" ")}`);
+  if (extra.length > 0 && action !== "run") throw new UsageError(`ns ${action} takes one name, got also: ${extra.join(" ")}`);
   const client = createClient(values);
   const name = given ?? str(values, "namespace");
   switch (action as Action) {
@@ -105,5 +108,23 @@ export async function main(values: Values, positionals: string[]): Promise<numbe
       console.log(`deleted namespace ${r.name}: ${r.nodes.length} nodes, ${r.links} links`);
       return 0;
     }
+    case "run":
+      return runOnHosts(values, positionals.slice(1));
   }
+}
+
+/** `ns run -- CMD...`: each host's output under a header line; exits 1 unless every host exited 0. */
+async function runOnHosts(values: Values, command: string[]): Promise<number> {
+  if (command.length === 0) throw new UsageError("ns run needs a command: nextmini ns run -n NS -- COMMAND [ARGS...]");
+  const rows = await createClient(values).json<HostRunRow[]>("POST", `/namespaces/${str(values, "namespace")}/run`, { command });
+  if (str(values, "output") === "json") {
+    console.log(JSON.stringify(rows, null, 2));
+  } else {
+    for (const r of rows) {
+      console.log(`== ${r.host}: ${r.error ?? `exit ${r.exitCode}`}`);
+      if (r.stdout) process.stdout.write(r.stdout.endsWith("\n") ? r.stdout : `${r.stdout}\n`);
+      if (r.stderr) process.stderr.write(r.stderr.endsWith("\n") ? r.stderr : `${r.stderr}\n`);
+    }
+  }
+  return rows.every((r) => r.exitCode === 0) ? 0 : 1;
 }

@@ -20,6 +20,7 @@ import { namespaceRoutes } from "./routes/namespaces.ts";
 import { nodeRoutes } from "./routes/nodes.ts";
 import { execRoutes } from "./routes/nodes-exec.ts";
 import { routeRoutes } from "./routes/routes.ts";
+import { runRoutes } from "./routes/run.ts";
 import { scheduleRoutes } from "./routes/schedule.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { constantTimeEqual } from "./tokens.ts";
@@ -44,7 +45,7 @@ export function createApp(deps: AppDeps): Hono {
     await next();
   });
 
-  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, nodeRoutes, launchRoutes, scheduleRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
+  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, runRoutes, nodeRoutes, launchRoutes, scheduleRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
     app.route(API_BASE, routes(deps));
   }
 

@@ -26,7 +26,8 @@ export type ExecResult = { exitCode: number; stdout: string; stderr: string };
 /** What to run, where. */
 export type ExecStart = {
   namespace: string;
-  node: string;
+  /** absent: on the host itself */
+  node?: string;
   command: string[];
   timeoutMs: number;
   /** true when the caller will `write` and `end` stdin; false gives the command an empty stdin */
@@ -150,7 +151,8 @@ export class RemoteExec implements AsyncIterable<ExecEvent> {
       else return { exitCode: e.exitCode, stdout: out.stdout.text(), stderr: out.stderr.text() };
     }
     // only a cancel ends the events without an exit
-    throw new ApiError(502, "exec_cancelled", `exec on node ${this.request.node} (host ${this.host}) was cancelled`);
+    const where = this.request.node === undefined ? `host ${this.host}` : `node ${this.request.node} (host ${this.host})`;
+    throw new ApiError(502, "exec_cancelled", `exec on ${where} was cancelled`);
   }
 
   /** @internal Execs: a frame from the agent for this exec. */

@@ -233,11 +233,12 @@ export class AgentHub {
     return peers;
   }
 
-  /** Starts a command inside a node through its host's agent; throws a 503 when the host is not up. */
+  /** Starts a command inside a node (or on the host) through its host's agent; throws a 503 when the host is not up. */
   exec(host: string, request: ExecStart): RemoteExec {
     const s = this.#sessions.get(host);
     if (!s || !this.isUp(host)) {
-      throw new ApiError(503, "host_down", `host ${host}, which holds node ${request.node}, is not connected`);
+      const which = request.node === undefined ? "" : `, which holds node ${request.node},`;
+      throw new ApiError(503, "host_down", `host ${host}${which} is not connected`);
     }
     return this.#execs.start(host, (frame) => s.send(frame), request);
   }

@@ -89,7 +89,7 @@ export class Namespaces {
     if (this.find(input.name)) {
       throw new ApiError(409, "namespace_exists", `namespace "${input.name}" already exists`, { name: input.name });
     }
-    const hosts = input.hosts === undefined ? this.#connected("all", "hosts") : this.#connected(input.hosts, "hosts");
+    const hosts = (input.hosts === undefined ? this.#connected("all", "hosts") : this.#connected(input.hosts, "hosts")).sort();
     const record: NamespaceRecord = {
       ...emptyNamespace(input.name),
       ...(input.subnet === undefined ? {} : { subnet: input.subnet }),

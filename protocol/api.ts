@@ -91,6 +91,17 @@ export type ExecQuery = z.infer<typeof ExecQuery>;
 export const ExecResponse = z.object({ exitCode: z.number().int(), stdout: z.string(), stderr: z.string() });
 export type ExecResponse = z.infer<typeof ExecResponse>;
 
+/** POST /namespaces/{ns}/run: a command on every host of the namespace (not in a node). */
+export const HostRunRequest = z.strictObject({
+  command: z.array(z.string()).min(1),
+  timeoutMs: z.number().int().positive().max(86_400_000).optional(),
+});
+export type HostRunRequest = z.infer<typeof HostRunRequest>;
+
+/** One host's answer; a host that is not connected has exitCode -1 and `error`. */
+export const HostRunRow = ExecResponse.extend({ host: z.string(), error: z.string().optional() });
+export type HostRunRow = z.infer<typeof HostRunRow>;
+
 /**
  * One line of a streamed exec answer: output as UTF-8 text (invalid bytes
  * become U+FFFD; binary content belongs in /files), then the exit code, or

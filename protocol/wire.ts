@@ -136,7 +136,8 @@ export const ControllerFrame = z.discriminatedUnion("type", [
     type: z.literal("exec"),
     id: ExecId,
     namespace: Name,
-    node: Name,
+    /** absent: run on the host itself (POST /namespaces/{ns}/run), in the agent's own namespaces */
+    node: Name.optional(),
     command: z.array(z.string()).min(1),
     timeoutMs: z.number().int().positive(),
     /** true: execInput frames follow, ending with eof; false: stdin is /dev/null */

@@ -72,4 +72,14 @@ describe.skipIf(netnsUnavailable !== undefined)("node lifecycle", () => {
     expect((await netnsOf("default")).length).toBe(1);
     expect((await ping("two")).exitCode).toBe(0);
   }, 60_000);
+
+  test("ns run runs a command on the namespace's host, outside any node", async () => {
+    const r = await net.cli(["ns", "run", "-n", "two", "--", "sh", "-c", 'echo $((6*7)); echo "netns=$(ip netns identify $$)"'], 20_000);
+    expect(r.exitCode).toBe(0);
+    // in a node, `ip netns identify` would name the node's namespace; on the host it names none
+    expect(r.stdout.trim().split("\n")).toEqual([`== ${net.agent}: exit 0`, "42", "netns="]);
+    const failed = await net.cli(["ns", "run", "-n", "two", "--", "false"], 20_000);
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stdout).toContain(`== ${net.agent}: exit 1`);
+  }, 30_000);
 });
