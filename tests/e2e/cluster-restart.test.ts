@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { NodeRow } from "../../protocol/api.ts";
 import { netnsUnavailable } from "../helpers/env.ts";
-import { startCluster, waitFor, waitRunning, type Cluster } from "../helpers/cluster.ts";
+import { SharedCluster, waitFor, waitRunning, type Cluster } from "../helpers/cluster.ts";
 import { iperf3Tcp, type Runner } from "../helpers/iperf.ts";
 
 const NS = "restart";
@@ -34,23 +34,9 @@ const TOPOLOGY = {
 /** b's address: the second node of the namespace */
 const B_IP = "10.0.0.2";
 
-let cluster: Cluster | undefined;
-
-function c(): Cluster {
-  if (!cluster) throw new Error("the cluster did not start (see beforeAll)");
-  return cluster;
-}
-
-/** Runs a test step; on failure, the error carries the tail of every log so CI output says why. */
-async function withLogs(step: () => Promise<void>): Promise<void> {
-  try {
-    await step();
-  } catch (e) {
-    const err = e as Error;
-    err.message = `${err.message}\n${cluster?.logs(30) ?? ""}`;
-    throw err;
-  }
-}
+const shared = new SharedCluster();
+const c = (): Cluster => shared.c;
+const withLogs = (step: () => Promise<void>) => shared.withLogs(step);
 
 const inNode =
   (node: string): Runner =>
@@ -64,7 +50,7 @@ async function pingOnce(): Promise<boolean> {
   return (await c().cli(["exec", "-n", NS, "a", "--", "ping", "-c", "1", "-W", "1", B_IP], 10_000)).exitCode === 0;
 }
 
-/** Whether the work-around below had to be used, so the log says the bug is still there. */
+/** The work-around below is applied at most once per run. */
 let nudged = false;
 
 /**
@@ -86,7 +72,7 @@ async function linkUp(): Promise<void> {
 
 describe.skipIf(netnsUnavailable !== undefined)("two hosts over tcp, and a controller restart", () => {
   beforeAll(async () => {
-    cluster = await startCluster({ hosts: 2, hostPrefix: "r" });
+    await shared.start({ hosts: 2, hostPrefix: "r" });
     // as a user would, apply the topology some time after the agents joined: by then each has
     // announced its quic endpoint, whose state push to every agent would make r1 dial again
     await Bun.sleep(1500);
@@ -95,7 +81,7 @@ describe.skipIf(netnsUnavailable !== undefined)("two hosts over tcp, and a contr
   }, 60_000);
 
   afterAll(async () => {
-    await cluster?.stop();
+    await shared.stop();
   }, 60_000);
 
   // Measured with the compiled binary: r1 dials r2 as soon as its own node is built, while

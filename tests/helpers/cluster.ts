@@ -508,6 +508,40 @@ async function quiet(argv: string[]): Promise<void> {
 }
 
 /**
+ * One cluster shared by the tests of a file: started in beforeAll, stopped in
+ * afterAll. `c` throws a clear error in the tests when beforeAll failed, and
+ * `withLogs` makes a failing step carry every log's tail, so CI output says why.
+ */
+export class SharedCluster {
+  #cluster: Cluster | undefined;
+
+  async start(opts: ClusterOptions): Promise<Cluster> {
+    this.#cluster = await startCluster(opts);
+    return this.#cluster;
+  }
+
+  get c(): Cluster {
+    if (!this.#cluster) throw new Error("the cluster did not start (see beforeAll)");
+    return this.#cluster;
+  }
+
+  /** Safe when start() failed or stop() already ran. */
+  async stop(): Promise<void> {
+    await this.#cluster?.stop();
+  }
+
+  async withLogs(step: () => Promise<void>, lines = 30): Promise<void> {
+    try {
+      await step();
+    } catch (e) {
+      const err = e as Error;
+      err.message = `${err.message}\n${this.#cluster?.logs(lines) ?? ""}`;
+      throw err;
+    }
+  }
+}
+
+/**
  * Waits until every node of `namespace` is running (a controller that is
  * restarting counts as not yet); resolves to the last listing, as the API gave it.
  */
