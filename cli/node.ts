@@ -1,8 +1,9 @@
 /**
- * `nextmini node ACTION`: launching nodes through the API. `launch` starts
- * them at once, or queues them when the namespace queues launches; `queue`
- * lists what is queued and `flush` empties the queue without launching.
- * Scheduling the queue is `nextmini schedule`.
+ * `nextmini node ACTION`: launching nodes and their lifecycle through the API.
+ * `launch` starts them at once, or queues them when the namespace queues
+ * launches; `queue` lists what is queued and `flush` empties the queue
+ * without launching; `start`, `stop`, `kill` and `rm` act on existing nodes
+ * (a name, a range or `all`). Scheduling the queue is `nextmini schedule`.
  */
 import { z } from "zod";
 import { NodeRow } from "../protocol/api.ts";
@@ -11,18 +12,31 @@ import { createClient } from "./client.ts";
 import { printList } from "./list.ts";
 import { CLIENT, COMMON, OUTPUT, type CommandSpec, str, UsageError, type Values } from "./options.ts";
 
-const ACTIONS = ["launch", "queue", "flush"] as const;
+const ACTIONS = ["launch", "queue", "flush", "start", "stop", "kill", "rm"] as const;
 type Action = (typeof ACTIONS)[number];
+
+/** Actions that take a target (a name, range or all) and act on existing nodes. */
+const LIFECYCLE = ["start", "stop", "kill"] as const;
+type Lifecycle = (typeof LIFECYCLE)[number];
+const DOING: Record<Lifecycle, string> = { start: "starting", stop: "stopping", kill: "killing" };
+
+const Lifecycled = z.object({ action: z.enum(LIFECYCLE), nodes: z.array(z.string()) });
+const Removed = z.object({ nodes: z.array(z.string()), links: z.array(z.string()), routes: z.array(z.string()) });
 
 export const spec: CommandSpec = {
   name: "node",
   usage: `node ${ACTIONS.join("|")} [NAMES] [options]`,
-  summary: "Launch nodes (at once, or into the namespace's queue), list the queue, flush it.",
+  summary: "Launch nodes (at once, or into the namespace's queue), list or flush the queue; start, stop, kill, remove nodes.",
   description: [
     "launch NAMES|--count N   launch nodes named by a range like vm[1-4], or N nodes named node-N;",
     "                         with the namespace's queueing on they wait for 'nextmini schedule'",
     "queue                    the queued launch groups, in order",
     "flush                    empty the queue without launching anything",
+    "start NAMES|all          bring stopped nodes up again, with the same addresses and links",
+    "stop NAMES|all           stop the programs in the nodes (SIGTERM, then SIGKILL after 3 s) and tear the nodes down;",
+    "                         they stay listed as stopped",
+    "kill NAMES|all           like stop, with SIGKILL at once",
+    "rm NAMES|all             remove stopped or failed nodes, with their links and the routes through them",
   ].join("\n"),
   options: {
     count: { type: "string", help: "launch: this many nodes, named node-N", value: "N" },
@@ -42,6 +56,8 @@ export const spec: CommandSpec = {
     "nextmini node launch db --schedule h3",
     "nextmini node queue -n exp1",
     "nextmini node flush -n exp1",
+    "nextmini node stop all -n exp1",
+    "nextmini node rm 'vm[1-4]' -n exp1",
   ],
 };
 
@@ -70,10 +86,16 @@ function launchBody(values: Values, names: string | undefined): Record<string, u
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
+/** The nodes a lifecycle action names, for the URL path: a range's brackets and commas are escaped. */
+function target(action: string, names: string | undefined): string {
+  if (names === undefined) throw new UsageError(`node ${action} needs the nodes: a name, a range like 'vm[1-4]', or all`);
+  return encodeURIComponent(names);
+}
+
 export async function main(values: Values, positionals: string[]): Promise<number> {
   const [action, names, ...extra] = positionals;
   if (!ACTIONS.includes(action as Action)) throw new UsageError(`node needs an action: ${ACTIONS.join(", ")}; run 'nextmini node --help'`);
-  if (extra.length > 0 || (action !== "launch" && names !== undefined)) {
+  if (extra.length > 0 || ((action === "queue" || action === "flush") && names !== undefined)) {
     throw new UsageError(`node ${action} got unexpected arguments: ${[names, ...extra].filter(Boolean).join(" ")}`);
   }
   const ns = str(values, "namespace");
@@ -100,6 +122,29 @@ export async function main(values: Values, positionals: string[]): Promise<numbe
       const groups = z.array(LaunchGroup).parse(await client.json("DELETE", `/namespaces/${ns}/queue`));
       const count = groups.reduce((n, g) => n + g.names.length, 0);
       console.log(`flushed ${count} queued node(s) in ${groups.length} group(s) from namespace ${ns}`);
+      return 0;
+    }
+    case "start":
+    case "stop":
+    case "kill": {
+      const answer: unknown = await client.json("POST", `/namespaces/${ns}/nodes/${target(action, names)}/${action}`);
+      if (str(values, "output") === "json") {
+        console.log(JSON.stringify(answer, null, 2));
+        return 0;
+      }
+      const r = Lifecycled.parse(answer);
+      // the controller only changed what it wants; agents act on it next, so say it is under way
+      console.log(`${DOING[r.action]} ${r.nodes.length} node(s) in namespace ${ns}: ${r.nodes.join(", ")}; 'nextmini nodes -n ${ns}' shows their state`);
+      return 0;
+    }
+    case "rm": {
+      const answer: unknown = await client.json("DELETE", `/namespaces/${ns}/nodes/${target(action, names)}`);
+      if (str(values, "output") === "json") {
+        console.log(JSON.stringify(answer, null, 2));
+        return 0;
+      }
+      const r = Removed.parse(answer);
+      console.log(`removed ${r.nodes.length} node(s) from namespace ${ns}: ${r.nodes.join(", ")} (with ${r.links.length} link(s) and ${r.routes.length} route(s))`);
       return 0;
     }
   }
