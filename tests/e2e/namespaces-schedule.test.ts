@@ -27,28 +27,15 @@ import { z } from "zod";
 import type { NodeRow } from "../../protocol/api.ts";
 import { PlanEntry, ScheduleStatusRow } from "../../protocol/launch.ts";
 import { netnsUnavailable } from "../helpers/env.ts";
-import { startCluster, waitFor, waitRunning, type Cluster } from "../helpers/cluster.ts";
+import { SharedCluster, waitFor, waitRunning, type Cluster } from "../helpers/cluster.ts";
 import type { Result } from "../helpers/up.ts";
 
 const PREFIX = "s";
 const EXP = "exp";
 
-let cluster: Cluster | undefined;
-
-function c(): Cluster {
-  if (!cluster) throw new Error("the cluster did not start (see beforeAll)");
-  return cluster;
-}
-
-/** Runs a test step; on failure, the error carries the tail of every log so CI output says why. */
-async function withLogs(step: () => Promise<void>): Promise<void> {
-  try {
-    await step();
-  } catch (e) {
-    if (e instanceof Error) e.message = `${e.message}\n${cluster?.logs(30) ?? ""}`;
-    throw e;
-  }
-}
+const shared = new SharedCluster();
+const c = (): Cluster => shared.c;
+const withLogs = (step: () => Promise<void>) => shared.withLogs(step);
 
 /** `nextmini ARGS`, which must succeed; answers its stdout. */
 async function cli(args: string[]): Promise<string> {
@@ -111,11 +98,11 @@ function expectAgentsHold(ns: string, rows: readonly NodeRow[]): void {
 
 describe.skipIf(netnsUnavailable !== undefined)("namespaces and the scheduler over three hosts", () => {
   beforeAll(async () => {
-    cluster = await startCluster({ hosts: 3, hostPrefix: PREFIX });
+    await shared.start({ hosts: 3, hostPrefix: PREFIX });
   }, 60_000);
 
   afterAll(async () => {
-    await cluster?.stop();
+    await shared.stop();
   }, 60_000);
 
   test("queue, dry-run, move, schedule: every node runs on the host of the edited plan", () =>
