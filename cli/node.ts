@@ -20,6 +20,9 @@ const LIFECYCLE = ["start", "stop", "kill"] as const;
 type Lifecycle = (typeof LIFECYCLE)[number];
 const DOING: Record<Lifecycle, string> = { start: "starting", stop: "stopping", kill: "killing" };
 
+/** Actions on existing nodes, which need NAMES (or all). */
+const TARGETED: ReadonlySet<string> = new Set([...LIFECYCLE, "rm"]);
+
 const Lifecycled = z.object({ action: z.enum(LIFECYCLE), nodes: z.array(z.string()) });
 const Removed = z.object({ nodes: z.array(z.string()), links: z.array(z.string()), routes: z.array(z.string()) });
 
@@ -98,6 +101,8 @@ export async function main(values: Values, positionals: string[]): Promise<numbe
   if (extra.length > 0 || ((action === "queue" || action === "flush") && names !== undefined)) {
     throw new UsageError(`node ${action} got unexpected arguments: ${[names, ...extra].filter(Boolean).join(" ")}`);
   }
+  // a missing target is a usage error before any token or controller is needed
+  if (TARGETED.has(action)) target(action, names);
   const ns = str(values, "namespace");
   const client = createClient(values);
   switch (action as Action) {
