@@ -15,7 +15,7 @@ import { CLIENT, COMMON, OUTPUT, type CommandSpec, str, UsageError, type Values 
 const ACTIONS = ["launch", "queue", "flush", "start", "stop", "kill", "rm"] as const;
 type Action = (typeof ACTIONS)[number];
 
-/** Actions that take a target (a name, range or all) and act on existing nodes. */
+/** Actions that set what the controller wants of existing nodes (POST .../nodes/{target}/{action}). */
 const LIFECYCLE = ["start", "stop", "kill"] as const;
 type Lifecycle = (typeof LIFECYCLE)[number];
 const DOING: Record<Lifecycle, string> = { start: "starting", stop: "stopping", kill: "killing" };
