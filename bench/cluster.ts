@@ -98,9 +98,6 @@ async function run(c: Cluster): Promise<Row[]> {
   };
   for (const t of transports) await apply(t, t as Transport, H2);
   for (const t of transports) await waitRunning(c, t);
-  // The one-host namespace goes last on purpose: it changes b1's tables once b2 knows b1,
-  // so b1 dials b2 again. b1's first dial may have been refused while b2 was still building,
-  // and b1 does not redial by itself yet (see tests/e2e/cluster-restart.test.ts, the todo).
   await apply(LOCAL, "tcp", H1);
   await waitRunning(c, LOCAL);
   const between = (namespace: string) => async () =>

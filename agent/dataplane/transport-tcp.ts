@@ -95,7 +95,14 @@ export class TcpTransport {
     this.dialDue(now);
   }
 
-  /** Dials peers this agent calls that have no connection; returns the next redial time. */
+  /**
+   * When dialDue next has work: the earliest redial time of a peer without a
+   * connection. A connection that closes (refused by a peer that did not know
+   * this agent yet, say) lowers it, so the worker's poll wakes up to redial.
+   */
+  nextDialAt = Infinity;
+
+  /** Dials peers this agent calls that have no connection; returns (and keeps in nextDialAt) the next redial time. */
   dialDue(now: number): number {
     let next = Infinity;
     for (let i = 0; i < this.#peers.length; i++) {
@@ -122,6 +129,7 @@ export class TcpTransport {
         this.log(`tcp transport: dialing ${p.name} at ${p.address}:${p.port}: ${(e as Error).message}`);
       }
     }
+    this.nextDialAt = next;
     return next;
   }
 
@@ -324,7 +332,10 @@ export class TcpTransport {
     if (k >= 0) this.conns.splice(k, 1);
     if (c.peer >= 0 && this.#peerConn[c.peer] === c) {
       delete this.#peerConn[c.peer];
-      if (redial) this.#redialAt[c.peer] = now + REDIAL_NS;
+      if (redial) {
+        this.#redialAt[c.peer] = now + REDIAL_NS;
+        if (this.#redialAt[c.peer] < this.nextDialAt) this.nextDialAt = this.#redialAt[c.peer];
+      }
     }
     this.version++;
   }

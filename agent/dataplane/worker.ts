@@ -52,7 +52,6 @@ let seed = 1;
 let stopped = false;
 let scheduled = false;
 let nextReport = 0;
-let nextDial = Infinity;
 
 // ppoll's array: struct pollfd { int fd; short events; short revents; }
 let pollBuf = new Uint8Array(8);
@@ -131,7 +130,6 @@ function setTables(tables: DataplaneTables): void {
   deadTun = new Uint8Array(tables.nodeKeys.length);
   tcp?.setPeers(tables.me, tables.peers, Bun.nanoseconds());
   udp?.setPeers(tables.peers);
-  nextDial = tcp ? tcp.dialDue(Bun.nanoseconds()) : Infinity;
   pollVersion = -1;
 }
 
@@ -259,7 +257,8 @@ function waitAndRead(now: number): boolean {
   refreshPoll();
   if (quicIn) drainQuic(now);
   let deadline = f.nextDeadline();
-  if (nextDial < deadline) deadline = nextDial;
+  // the tcp transport's next redial (a refused or lost connection to a peer this agent calls)
+  if (tcp && tcp.nextDialAt < deadline) deadline = tcp.nextDialAt;
   let wait = deadline === Infinity ? MAX_WAIT_NS : deadline - now;
   if (wait > MAX_WAIT_NS) wait = MAX_WAIT_NS;
   if (wait > nextReport - now) wait = nextReport - now;
@@ -314,7 +313,7 @@ function tick(): void {
   for (;;) {
     let now = Bun.nanoseconds();
     fwd.releaseDue(now);
-    if (now >= nextDial && tcp) nextDial = tcp.dialDue(now);
+    if (tcp && now >= tcp.nextDialAt) tcp.dialDue(now);
     if (now >= nextReport) {
       report();
       nextReport = now + REPORT_NS;

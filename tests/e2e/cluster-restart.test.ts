@@ -7,9 +7,9 @@
  * reloads the same sqlite state dir (the helper restarts it with the same
  * --state-dir and --store sqlite).
  *
- * The tests share one cluster and run in order. The first is a todo: it
- * documents that two agents applying their first shared namespace can stay
- * unconnected (see its comment); the others reconnect them first (`linkUp`).
+ * The tests share one cluster and run in order. The first checks that two
+ * agents applying their first shared namespace connect even when the first
+ * dial is refused (see its comment).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -26,7 +26,7 @@ const TOPOLOGY = {
     { name: "a", host: "r1" },
     { name: "b", host: "r2" },
     // unlinked nodes that keep r2 building while r1, with one node, is done and dials r2:
-    // the order in which r1's first connection is refused (see the todo test)
+    // the order in which r1's first connection is refused (see the first test)
     ...Array.from({ length: 8 }, (_, i) => ({ name: `f${i + 1}`, host: "r2" })),
   ],
   links: [{ a: "a", b: "b" }],
@@ -50,26 +50,6 @@ async function pingOnce(): Promise<boolean> {
   return (await c().cli(["exec", "-n", NS, "a", "--", "ping", "-c", "1", "-W", "1", B_IP], 10_000)).exitCode === 0;
 }
 
-/** The work-around below is applied at most once per run. */
-let nudged = false;
-
-/**
- * Makes sure r1 and r2 are connected. Until the tcp transport redials after
- * its first connection was refused (see the todo test), a namespace that
- * changes both agents' tables makes the dialing agent (r1) dial again; r2
- * already knows r1 as a peer then, so that connection is accepted.
- */
-async function linkUp(): Promise<void> {
-  if (await pingOnce()) return;
-  if (!nudged) {
-    nudged = true;
-    console.warn("r1 and r2 are not connected: applying namespace 'nudge' so r1 dials again (agent/dataplane/transport-tcp.ts never redials; see the todo test)");
-    await c().json("PUT", "/namespaces/nudge/topology", { nodes: [{ name: "n1", host: "r1" }, { name: "n2", host: "r2" }] });
-    await waitRunning(c(), "nudge");
-  }
-  await waitFor(pingOnce, 10_000, () => "a cannot reach b across hosts");
-}
-
 describe.skipIf(netnsUnavailable !== undefined)("two hosts over tcp, and a controller restart", () => {
   beforeAll(async () => {
     await shared.start({ hosts: 2, hostPrefix: "r" });
@@ -84,23 +64,17 @@ describe.skipIf(netnsUnavailable !== undefined)("two hosts over tcp, and a contr
     await shared.stop();
   }, 60_000);
 
-  // Measured with the compiled binary: r1 dials r2 as soon as its own node is built, while
-  // r2 still builds its nodes and has no peers; r2 closes the connection ("connection from
-  // agent r1, which is not a peer (yet); closing") and r1 never dials again, so nothing
-  // crosses hosts (ping fails for good) until a later state changes r1's tables. With two
-  // nodes only, the same happened in about half the runs. Cause, in
-  // agent/dataplane/transport-tcp.ts and worker.ts: setPeers() dials, so the worker's
-  // following dialDue() finds every peer connecting and returns Infinity; when that
-  // connection then closes, #close() sets the peer's redial time, but the worker's
-  // nextDial stays Infinity and dialDue() is never called again.
-  test.todo("right after the first topology, a node on r1 reaches a node on r2 within 5 s", () =>
+  // r1 dials r2 as soon as its own node is built, while r2 still builds its nodes and has no
+  // peers; r2 closes the connection ("connection from agent r1, which is not a peer (yet);
+  // closing"). r1 must dial again (after REDIAL_NS): before the tcp transport kept
+  // nextDialAt, the worker never woke up for that redial and nothing crossed hosts for good.
+  test("right after the first topology, a node on r1 reaches a node on r2 within 5 s", () =>
     withLogs(async () => {
       await waitFor(pingOnce, 5000, () => "a never reached b: the agents' tcp transport did not connect");
     }), 30_000);
 
   test("an unshaped link across two hosts over tcp carries at least 1 Gbit/s", () =>
     withLogs(async () => {
-      await linkUp();
       const r = await iperf3Tcp({ server: inNode("b"), client: inNode("a"), address: B_IP, seconds: 3 });
       console.log(`unshaped tcp link across hosts: ${(r.bps / 1e9).toFixed(2)} Gbit/s`);
       // a floor, not a speed: the development machine measures several Gbit/s (bench/cluster.ts)
@@ -109,7 +83,6 @@ describe.skipIf(netnsUnavailable !== undefined)("two hosts over tcp, and a contr
 
   test("the controller restarts while iperf3 runs across hosts: iperf3 completes, the node listing is identical", () =>
     withLogs(async () => {
-      await linkUp();
       const before = await nodes();
       expect(before.length).toBe(TOPOLOGY.nodes.length);
       expect(before.every((n) => n.state === "running")).toBe(true);
