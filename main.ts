@@ -18,6 +18,7 @@ import * as cleanup from "./cli/cleanup.ts";
 import * as ns from "./cli/ns.ts";
 import * as node from "./cli/node.ts";
 import * as schedule from "./cli/schedule.ts";
+import * as capture from "./cli/capture.ts";
 import { nodes, links, hosts } from "./cli/list.ts";
 
 interface Command {
@@ -25,7 +26,7 @@ interface Command {
   main: (values: Values, positionals: string[]) => Promise<number>;
 }
 
-const COMMANDS: Command[] = [up, down, exec, cp, nodes, links, hosts, ns, node, schedule, controller, agent, cleanup];
+const COMMANDS: Command[] = [up, down, exec, cp, nodes, links, hosts, ns, node, schedule, capture, controller, agent, cleanup];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length), 7);

@@ -2,10 +2,14 @@
  * The agent: connects to the controller's agent socket (retrying with backoff),
  * introduces itself with its join token and host facts, and converges this
  * host to each desired state it receives: nodes through NodeManager, packets
- * through the dataplane worker. It heartbeats, reports node states and link
- * counters, and runs `exec` requests inside its nodes (agent/exec.ts).
+ * through the dataplane worker. It heartbeats, reports node states, link and
+ * capture counters, and runs `exec` requests inside its nodes (agent/exec.ts).
+ * Capture files are opened here (agent/captures.ts) and written by the worker.
  */
+import os from "node:os";
+import path from "node:path";
 import {
+  type CaptureCounters,
   decodeControllerFrame,
   encodeFrame,
   PROTOCOL_VERSION,
@@ -21,6 +25,8 @@ import { Dataplane } from "./dataplane/dataplane.ts";
 import { QuicTransport } from "./quic/quic.ts";
 import { compileTables, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
 import { ExecRunner } from "./exec.ts";
+import { CaptureFiles } from "./captures.ts";
+import type { CaptureCount } from "./dataplane/messages.ts";
 
 /** where agents take each other's packets unless told otherwise */
 export const DEFAULT_DATA_PORT = 7401;
@@ -38,6 +44,8 @@ export interface AgentOptions {
   /** seeds loss and jitter draws: the same seed and traffic give the same drops */
   seed?: number;
   heartbeatMs?: number;
+  /** where capture files nobody named go, as <dir>/<namespace>-<id>.pcap (default ~/.nextmini/captures) */
+  captureDir?: string;
   log?: (line: string) => void;
   /** the controller refused this agent for good (wrong join token, protocol version) */
   onFatal?: (message: string) => void;
@@ -62,12 +70,17 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const quic = new QuicTransport({ me: opts.name, listen: { address: "0.0.0.0", port: quicPort }, onLog: (m) => log(`quic: ${m}`) });
   let quicStarted = false;
   let quicPeers: Peer[] = [];
+  const captureDir = path.resolve(opts.captureDir ?? path.join(os.homedir(), ".nextmini", "captures"));
+  const facts = () => ({ ...hostFacts(), captureDir });
+  const captureFiles = new CaptureFiles();
   const dataplane = new Dataplane({
     seed: opts.seed,
     vnet: offload,
     quic: { out: quic.rings.out, in: quic.rings.in, inWakeFd: quic.inWakeFd },
     listen: { address: "0.0.0.0", port: dataPort },
     onError: (m) => log(`dataplane: ${m}`),
+    // said at once, so a download right after a stop waits for exactly this (controller/captures.ts)
+    onCaptureClosed: (c) => send({ type: "counters", links: [], captures: [{ ...captureCounters(c), closed: true }] }),
   });
   try {
     await dataplane.start();
@@ -110,6 +123,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       dataplane.setTables(next);
     }
     tables = next;
+    dataplane.setCaptures(captureFiles.reconcile(desired));
     send({ type: "status", nodes: nodes.statuses() });
   };
 
@@ -187,7 +201,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         version: PROTOCOL_VERSION,
         name: opts.name,
         joinToken: opts.joinToken,
-        facts: hostFacts(),
+        facts: facts(),
         data: { address: advertise, port: dataplane.port, ...(quic.port ? { quicPort: quic.port } : {}) },
       });
     };
@@ -215,15 +229,15 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   };
 
   const heartbeat = setInterval(() => {
-    send({ type: "heartbeat", facts: hostFacts() });
+    send({ type: "heartbeat", facts: facts() });
     const c = dataplane.counters();
-    if (c && c.dirs.length > 0) {
-      const links: LinkCounters[] = c.dirs.map((d) => {
-        const [namespace, id, dir] = splitKey(d.key);
-        return { namespace, id, dir, packets: d.packets, bytes: d.bytes, drops: { loss: d.dropLoss, queue: d.dropQueue } };
-      });
-      send({ type: "counters", links });
-    }
+    const links: LinkCounters[] = (c?.dirs ?? []).map((d) => {
+      const [namespace, id, dir] = splitKey(d.key);
+      return { namespace, id, dir, packets: d.packets, bytes: d.bytes, drops: { loss: d.dropLoss, queue: d.dropQueue } };
+    });
+    const captures = (c?.captures ?? []).map(captureCounters);
+    for (const [key, error] of captureFiles.errors()) captures.push({ ...captureCounters({ key, packets: 0, bytes: 0 }), error });
+    if (links.length > 0 || captures.length > 0) send({ type: "counters", links, ...(captures.length > 0 ? { captures } : {}) });
   }, opts.heartbeatMs ?? 1000);
 
   connect();
@@ -242,6 +256,12 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       await nodes.removeAll();
     },
   };
+}
+
+/** A worker's count for "namespace/id" as the controller takes it. */
+function captureCounters(c: CaptureCount): CaptureCounters {
+  const slash = c.key.indexOf("/");
+  return { namespace: c.key.slice(0, slash), id: c.key.slice(slash + 1), packets: c.packets, bytes: c.bytes, ...(c.error === undefined ? {} : { error: c.error }) };
 }
 
 function splitKey(key: string): [string, string, "ab" | "ba"] {

@@ -53,6 +53,7 @@ export async function main(values: Values): Promise<number> {
     seed: seedFrom(values),
     ...(typeof values.advertise === "string" ? { advertise: values.advertise } : {}),
     dataPort,
+    captureDir: path.join(str(values, "state-dir"), "captures"),
     onFatal: (m) => refused(m),
   });
   console.error(`agent ${name}: connecting to ${str(values, "controller")}`);

@@ -93,13 +93,23 @@ async function isDirectoryInNode(client: Client, namespace: string, remote: Remo
 
 async function download(client: Client, namespace: string, from: Remote, dst: string): Promise<void> {
   const res = await client.request("GET", filesPath(namespace, from));
-  if (!res.body) throw new ClientError(`no content for ${from.node}:${from.path}`);
-  if (dst === "-") {
+  const what = `${from.node}:${from.path}`;
+  if (dst === "-") return saveDownload(res, "-", what);
+  const isDir = dst.endsWith("/") || (await stat(dst).then((s) => s.isDirectory(), () => false));
+  await saveDownload(res, isDir ? path.join(dst, path.basename(from.path)) : dst, what);
+}
+
+/**
+ * Writes a download's body to `target` ("-": stdout) through a partial file
+ * renamed at the end, so a transfer that breaks off never leaves a file that
+ * looks whole. `what` names the source in errors.
+ */
+export async function saveDownload(res: Response, target: string, what: string): Promise<void> {
+  if (!res.body) throw new ClientError(`no content for ${what}`);
+  if (target === "-") {
     for await (const chunk of res.body) await Bun.write(Bun.stdout, chunk);
     return;
   }
-  const isDir = dst.endsWith("/") || (await stat(dst).then((s) => s.isDirectory(), () => false));
-  const target = isDir ? path.join(dst, path.basename(from.path)) : dst;
   // beside the target, so the final rename stays on one filesystem
   const partial = path.join(path.dirname(target), `.${path.basename(target)}.nextmini-${process.pid}`);
   const file = await open(partial, "w").catch((e: Error) => {
@@ -112,6 +122,6 @@ async function download(client: Client, namespace: string, from: Remote, dst: st
   } catch (e) {
     await file.close().catch(() => undefined);
     await rm(partial, { force: true });
-    throw new ClientError(`copying ${from.node}:${from.path} to ${target} broke off: ${(e as Error).message}`);
+    throw new ClientError(`copying ${what} to ${target} broke off: ${(e as Error).message}`);
   }
 }

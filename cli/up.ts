@@ -90,6 +90,7 @@ async function foreground(values: Values, file: string): Promise<number> {
     seed: seedFrom(values),
     // the embedded agent has no peers; any free port keeps two `up`s from colliding
     dataPort: 0,
+    captureDir: path.join(stateDir, "captures"),
     log,
   });
   let code = 0;

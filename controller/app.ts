@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ApiError, describeIssues } from "../protocol/errors.ts";
 import type { AppDeps } from "./http.ts";
 import { agentRoutes } from "./routes/agent.ts";
+import { captureRoutes } from "./routes/captures.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
@@ -45,7 +46,7 @@ export function createApp(deps: AppDeps): Hono {
     await next();
   });
 
-  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, runRoutes, nodeRoutes, launchRoutes, scheduleRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
+  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, runRoutes, nodeRoutes, launchRoutes, scheduleRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, captureRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
     app.route(API_BASE, routes(deps));
   }
 

@@ -4,7 +4,7 @@
  * route (or the embedded mode, or a test) hands it a connection that can send
  * bytes and close, and feeds it every message and the close. The hub runs the
  * handshake (hello -> welcome + state), keeps each host's facts, liveness,
- * node statuses and link counters, pushes desired state, and starts execs
+ * node statuses, link and capture counters, pushes desired state, and starts execs
  * (their bookkeeping is controller/execs.ts). Untrusted bytes are decoded once by protocol/wire.ts; a bad
  * frame is logged and answered, never thrown.
  *
@@ -21,6 +21,7 @@ import { ApiError } from "../protocol/errors.ts";
 import type { NamespaceState, NodeState } from "../protocol/state.ts";
 import {
   type AgentFrame,
+  type CaptureCounters,
   type ControllerFrame,
   decodeAgentFrame,
   encodeFrame,
@@ -120,6 +121,8 @@ export class AgentHub {
   readonly #timeoutMs: number;
   readonly #sessions = new Map<string, Session>();
   readonly #counters = new Map<string, Map<string, LinkCounters>>();
+  /** per host, "namespace/id" -> what its agent last said of the capture */
+  readonly #captures = new Map<string, Map<string, CaptureCounters>>();
   readonly #execs: Execs;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -210,6 +213,11 @@ export class AgentHub {
       }
     }
     return [...sum.values()];
+  }
+
+  /** What `host`'s agent last reported of a capture, if anything (since it joined). */
+  captureCounters(host: string, namespace: string, id: string): CaptureCounters | undefined {
+    return this.#captures.get(host)?.get(key(namespace, id));
   }
 
   /** Sends the host its whole desired state; false when it is not connected. */
@@ -306,6 +314,11 @@ export class AgentHub {
         let perHost = this.#counters.get(host);
         if (!perHost) this.#counters.set(host, (perHost = new Map()));
         for (const c of frame.links) perHost.set(key(c.namespace, key(c.id, c.dir)), c);
+        if (frame.captures) {
+          let caps = this.#captures.get(host);
+          if (!caps) this.#captures.set(host, (caps = new Map()));
+          for (const c of frame.captures) caps.set(key(c.namespace, c.id), c);
+        }
         return;
       }
       case "execOutput":
@@ -369,6 +382,7 @@ export class AgentHub {
     s.lastHeartbeat = this.#clock.now();
     this.#sessions.set(frame.name, s);
     this.#counters.delete(frame.name); // a fresh agent counts from zero
+    this.#captures.delete(frame.name);
     this.#saveHost(s, frame.name, frame.facts, frame.data);
     this.log(`agent ${frame.name}: joined from ${s.remoteAddress} (${frame.facts.cpus} cpus)`);
     s.send({ type: "welcome", version: PROTOCOL_VERSION, host: frame.name, ...(tls ? { tls } : {}) });

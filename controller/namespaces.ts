@@ -25,6 +25,7 @@ import { computeNextHops, validateRoutes } from "./routing.ts";
 import { schedulerHosts } from "./scheduling-facts.ts";
 import { DEFAULT_SETTINGS, type NamespaceRecord, type Store } from "./store.ts";
 import { placeDocumentNodes } from "./topology-placement.ts";
+import { captureSpecs } from "./captures.ts";
 
 export const DEFAULT_NAMESPACE = "default";
 
@@ -196,6 +197,7 @@ export class Namespaces {
         links: ns.links,
         routes: ns.routes,
         nextHops: this.nextHops(ns.name),
+        captures: captureSpecs(ns, host),
       }));
   }
 
@@ -353,7 +355,19 @@ export class Namespaces {
 }
 
 export function emptyNamespace(name: string): NamespaceRecord {
-  return { name, subnet: DEFAULT_SUBNET, settings: { ...DEFAULT_SETTINGS }, nodes: [], links: [], routes: [], queue: [], nextNode: 1, runs: [] };
+  return {
+    name,
+    subnet: DEFAULT_SUBNET,
+    settings: { ...DEFAULT_SETTINGS },
+    nodes: [],
+    links: [],
+    routes: [],
+    queue: [],
+    nextNode: 1,
+    runs: [],
+    captures: [],
+    nextCapture: 1,
+  };
 }
 
 function namesIn(expr: string, field: string): string[] {

@@ -40,6 +40,11 @@ function ns(name: string): NamespaceRecord {
       { node: "q1", host: "h1" },
     ],
     runs: [{ start: 1700000000000, end: 1700000001000, state: "completed", nodes: [], total: 2, launched: 2, failures: 0, hosts: 2 }],
+    captures: [
+      { id: "c1", link: "a-b", host: "h1", file: "/tmp/default-c1.pcap", state: "stopped", created: 1700000000000, stopped: 1700000005000 },
+      { id: "c2", node: "b", host: "h2", file: "/tmp/b.pcap", state: "running", created: 1700000006000 },
+    ],
+    nextCapture: 3,
   };
 }
 
@@ -118,15 +123,15 @@ describe("sqlite store", () => {
     db.close();
   });
 
-  test("a namespace saved before launch queues existed reads with an empty queue, no plan, no runs", () => {
+  test("a namespace saved before launch queues and captures existed reads with an empty queue, no plan, no runs, no captures", () => {
     const dir = tempDir();
     new SqliteStore(dir).close();
-    const { queue: _q, nextNode: _n, plan: _p, runs: _r, ...older } = ns("old");
+    const { queue: _q, nextNode: _n, plan: _p, runs: _r, captures: _c, nextCapture: _nc, ...older } = ns("old");
     const db = new Database(join(dir, "state.db"));
     db.query("INSERT INTO namespaces (name, doc) VALUES (?, ?)").run("old", JSON.stringify(older));
     db.close();
     const s = new SqliteStore(dir);
-    expect(s.getNamespace("old")).toEqual({ ...older, queue: [], nextNode: 1, runs: [] });
+    expect(s.getNamespace("old")).toEqual({ ...older, queue: [], nextNode: 1, runs: [], captures: [], nextCapture: 1 });
     s.close();
   });
 

@@ -1,7 +1,7 @@
 /**
  * @module
  * The controller's persistent desired state behind one small interface: the
- * namespaces (settings, nodes, links, routes, launch queue, schedule plan and runs) and the hosts that have ever
+ * namespaces (settings, nodes, links, routes, launch queue, schedule plan and runs, captures) and the hosts that have ever
  * joined. Implementations: `store-sqlite.ts` (the default, a file in the state
  * dir) and `store-memory.ts` (tests, throwaway controllers). The store is always
  * injected, never imported as a global, so a test can hand in its own.
@@ -17,6 +17,7 @@ import { HostTransport, LinkSpec, NodeSpec, RouteSpec, Transport } from "../prot
 import { DataEndpoint, HostFacts } from "../protocol/wire.ts";
 import { LOAD_KINDS } from "../protocol/api.ts";
 import { LaunchGroup, PlanEntry, ScheduleRun } from "../protocol/launch.ts";
+import { CaptureRecord } from "../protocol/capture.ts";
 
 export const NamespaceSettings = z.strictObject({
   /** queue launches instead of scheduling them at once (minimega's queueing) */
@@ -54,6 +55,11 @@ export const NamespaceRecord = z.strictObject({
   plan: z.array(PlanEntry).optional(),
   /** schedule runs, oldest first */
   runs: z.array(ScheduleRun).default([]),
+  // Captures (controller/captures.ts); records saved before they existed read as none.
+  /** running and stopped captures, in creation order */
+  captures: z.array(CaptureRecord).default([]),
+  /** the N of the next capture id cN; it only grows, so ids are never reused */
+  nextCapture: z.number().int().positive().default(1),
 });
 export type NamespaceRecord = z.infer<typeof NamespaceRecord>;
 

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { Name } from "./names.ts";
+import { CaptureId, HostPath } from "./capture.ts";
 
 export const NODE_KINDS = ["netns", "host", "userspace"] as const;
 export const NodeKind = z.enum(NODE_KINDS);
@@ -121,6 +122,19 @@ export function transportBetween(a: string, b: string, fallback: Transport, over
   return fallback;
 }
 
+/**
+ * A packet capture the receiving agent writes (only the host that writes it is
+ * told): `node` captures what the node sends and is delivered; `link` both
+ * directions of the link as they are delivered. `created` (ms since the epoch)
+ * tells a restarted agent whether a file already there is this capture's, to
+ * append to, or an older one's, to replace. Shape: protocol/capture.ts.
+ */
+export const CaptureSpec = z.union([
+  z.strictObject({ id: CaptureId, node: Name, file: HostPath, created: z.number() }),
+  z.strictObject({ id: CaptureId, link: z.string(), file: HostPath, created: z.number() }),
+]);
+export type CaptureSpec = z.infer<typeof CaptureSpec>;
+
 export const NamespaceState = z.strictObject({
   name: Name,
   subnet: z.string(),
@@ -131,6 +145,8 @@ export const NamespaceState = z.strictObject({
   links: z.array(LinkSpec),
   routes: z.array(RouteSpec),
   nextHops: NextHops,
+  /** the running captures this host writes (absent from controllers before captures existed) */
+  captures: z.array(CaptureSpec).default([]),
 });
 export type NamespaceState = z.infer<typeof NamespaceState>;
 

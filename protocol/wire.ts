@@ -48,6 +48,8 @@ export const HostFacts = z.strictObject({
   load: z.number().nonnegative(),
   addresses: z.array(z.string()),
   privileged: z.boolean(),
+  /** where the agent writes capture files nobody named (absolute; absent from agents before captures) */
+  captureDir: z.string().optional(),
 });
 export type HostFacts = z.infer<typeof HostFacts>;
 
@@ -103,6 +105,18 @@ export const LinkCounters = z.strictObject({
 });
 export type LinkCounters = z.infer<typeof LinkCounters>;
 
+/** What an agent wrote for one capture: since it started, or in all when `closed` (it flushed and closed the file). */
+export const CaptureCounters = z.strictObject({
+  namespace: Name,
+  id: z.string(),
+  packets: z.number(),
+  bytes: z.number(),
+  /** the file could not be opened or written */
+  error: z.string().optional(),
+  closed: z.boolean().optional(),
+});
+export type CaptureCounters = z.infer<typeof CaptureCounters>;
+
 export const AgentFrame = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("hello"),
@@ -116,7 +130,8 @@ export const AgentFrame = z.discriminatedUnion("type", [
   /** the agent's data endpoint changed (its quic transport started after the welcome) */
   z.strictObject({ type: z.literal("endpoint"), data: DataEndpoint }),
   z.strictObject({ type: z.literal("status"), nodes: z.array(NodeStatus) }),
-  z.strictObject({ type: z.literal("counters"), links: z.array(LinkCounters) }),
+  /** captures: sent when the agent writes any (absent from agents before captures existed) */
+  z.strictObject({ type: z.literal("counters"), links: z.array(LinkCounters), captures: z.array(CaptureCounters).optional() }),
   /** output of a running exec, in the order the process wrote it to each stream */
   z.strictObject({ type: z.literal("execOutput"), id: ExecId, stream: ExecStream, data: ExecChunk }),
   /** the exec ended; always the last frame of an exec, also after an execCancel */

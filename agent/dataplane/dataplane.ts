@@ -1,12 +1,13 @@
 /**
  * The main thread's handle on the dataplane worker: starts it, sends it tables
  * and shaping changes (ringing an eventfd so a worker asleep in ppoll picks them
- * up at once), and keeps the latest counters it reports.
+ * up at once), and keeps the latest counters it reports. Capture files
+ * opened here are handed to the worker, which writes and closes them.
  */
 import { sys, check, EFD_CLOEXEC, EFD_NONBLOCK, closeFd } from "../sys/libc.ts";
 import type { Shaping } from "../../protocol/state.ts";
 import type { DataplaneTables } from "./tables.ts";
-import type { FromWorker, ToWorker } from "./messages.ts";
+import type { CaptureCount, CaptureOpen, FromWorker, ToWorker } from "./messages.ts";
 import { awaitReady } from "../worker-ready.ts";
 
 export interface DataplaneOptions {
@@ -20,6 +21,8 @@ export interface DataplaneOptions {
   poolBytes?: number;
   seed?: number;
   onError?: (message: string) => void;
+  /** a capture's file is complete: its last records are written and the file closed */
+  onCaptureClosed?: (capture: CaptureCount) => void;
 }
 
 export type CountersReport = Extract<FromWorker, { type: "counters" }>;
@@ -54,6 +57,7 @@ export class Dataplane {
       "dataplane worker",
       (msg) => {
         if (msg.type === "counters") this.#latest = msg;
+        else if (msg.type === "captureClosed") this.opts.onCaptureClosed?.(msg.capture);
         else if (msg.type === "stopped") this.#stopped?.();
       },
       (message) => this.opts.onError?.(message),
@@ -81,6 +85,11 @@ export class Dataplane {
 
   reshape(updates: { dir: number; shaping: Shaping }[]): void {
     if (updates.length > 0) this.#send({ type: "shape", updates });
+  }
+
+  /** Every capture to run (the worker takes over their descriptors); ones left out are closed. */
+  setCaptures(captures: CaptureOpen[]): void {
+    this.#send({ type: "captures", captures });
   }
 
   counters(): CountersReport | undefined {

@@ -7,12 +7,23 @@
  *
  * Hot path: no allocation, no closures, no promises per packet. Every drop has a
  * reason name and a counter.
+ *
+ * Captures (agent/dataplane/captures.ts) hook in at three points, each one
+ * typed-array lookup when nothing is captured: a node's packets as they enter
+ * (ingress) and as they are delivered to it, and a link direction's packets as
+ * they come out of it (#arrive: after its shaper on the sending host, or off
+ * the transport on the receiving host). A link is captured on the host of its
+ * `a` end, which sees both directions: a->b leaving its shaper there, b->a
+ * arriving there from b's host (or leaving its shaper, when both ends share
+ * the host). Packets are written as they travel: TSO super-packets whole (one
+ * large IP packet, as tcpdump shows them on a sending host with offload).
  */
 import type { Shaping } from "../../protocol/state.ts";
 import type { DataplaneTables } from "./tables.ts";
 import { PacketPool, SMALL_SLOT } from "./pool.ts";
 import { LinkShaper, DROP_QUEUE_FULL } from "./shaper.ts";
 import { segmentCount, splitSegments, trimSegments, wireBytes, VNET_HDR_LEN } from "./vnet.ts";
+import type { PcapWriter } from "./pcap.ts";
 
 /** Where released packets go: writes the slot's packet to the node and frees the slot. */
 export interface Egress {
@@ -23,6 +34,13 @@ export interface Egress {
    * and frees the slot.
    */
   toPeer(transport: number, peer: number, slot: number, ns: number, dir: number, dst: number, route: number): void;
+}
+
+/** Per-packet capture lookups: a writer index per node and per link direction, -1 when not captured. */
+export interface CaptureHooks {
+  writers: PcapWriter[];
+  node: Int32Array;
+  dir: Int32Array;
 }
 
 export const DROP_REASONS = ["not_ipv4", "no_node", "no_route", "loss", "queue", "pool", "egress", "no_host", "bad_frame"] as const;
@@ -61,6 +79,11 @@ export class Forwarder {
   #route: Int32Array;
   /** where the IP header starts in a slot: after the virtio header when the agent uses offload */
   #off: number;
+  #capWriters: PcapWriter[] = [];
+  #capNode: Int32Array;
+  #capDir: Int32Array;
+  /** the pool's memory as a Buffer (a view made once), for Buffer#copy into capture buffers */
+  #mem: Buffer;
 
   constructor(
     readonly tables: DataplaneTables,
@@ -80,12 +103,27 @@ export class Forwarder {
     this.#off = tables.vnet ? VNET_HDR_LEN : 0;
     this.#dst = pool.dst;
     this.#route = pool.route;
+    this.#capNode = new Int32Array(t.nodeKeys.length).fill(-1);
+    this.#capDir = new Int32Array(t.dirKeys.length).fill(-1);
+    this.#mem = Buffer.from(pool.mem.buffer, pool.mem.byteOffset, pool.mem.byteLength);
+  }
+
+  /** Which nodes and directions are captured, into which writers (sized for these tables). */
+  setCaptures(hooks: CaptureHooks): void {
+    if (hooks.node.length !== this.tables.nodeKeys.length || hooks.dir.length !== this.tables.dirKeys.length) {
+      throw new RangeError("capture hooks were bound to other tables");
+    }
+    this.#capWriters = hooks.writers;
+    this.#capNode = hooks.node;
+    this.#capDir = hooks.dir;
   }
 
   /** A packet read from node `src`'s interface, in `slot` (with a virtio header when the node has one). */
   ingress(now: number, src: number, slot: number): void {
     const t = this.tables;
     this.ingressPackets[src]++;
+    const cap = this.#capNode[src];
+    if (cap >= 0) this.#capture(cap, slot, now);
     const buf = this.pool.view(slot);
     const off = this.#off;
     if (this.pool.len[slot] < off + 20 || buf[off] >> 4 !== 4) return this.#drop(slot, D_NOT_IPV4);
@@ -225,6 +263,8 @@ export class Forwarder {
 
   #arrive(now: number, slot: number, dir: number): void {
     const t = this.tables;
+    const cap = this.#capDir[dir];
+    if (cap >= 0) this.#capture(cap, slot, now);
     const node = t.dirTo[dir];
     const dst = this.#dst[slot];
     const host = t.nodeHost[node];
@@ -238,6 +278,8 @@ export class Forwarder {
     }
     if (node === dst) {
       this.egressPackets[dst]++;
+      const capDst = this.#capNode[dst];
+      if (capDst >= 0) this.#capture(capDst, slot, now);
       this.egress.emit(dst, slot);
       return;
     }
@@ -253,6 +295,13 @@ export class Forwarder {
     }
     if (next < 0) return this.#drop(slot, D_NO_ROUTE);
     this.#toLink(now, slot, next);
+  }
+
+  /** Copies the slot's IP packet (without its virtio header) into capture `cap`'s buffer. */
+  #capture(cap: number, slot: number, now: number): void {
+    const off = this.#off;
+    const len = this.pool.len[slot] - off;
+    if (len > 0) this.#capWriters[cap].record(this.#mem, this.pool.offset[slot] + off, len, now);
   }
 
   #markActive(dir: number): void {

@@ -22,6 +22,8 @@ export type ToWorker =
   | { type: "tables"; tables: DataplaneTables }
   /** change shaping of existing link directions in place, keeping their queues */
   | { type: "shape"; updates: { dir: number; shaping: Shaping }[] }
+  /** every capture to run; running ones left out are flushed and their files closed */
+  | { type: "captures"; captures: CaptureOpen[] }
   | { type: "stop" };
 
 export interface DirectionCounters {
@@ -34,9 +36,30 @@ export interface DirectionCounters {
   queued: number;
 }
 
+/** A capture the worker writes into a file the main thread opened (agent/captures.ts); the worker closes it. */
+export interface CaptureOpen {
+  /** "namespace/id" */
+  key: string;
+  fd: number;
+  /** node keys ("namespace/node"): packets they send into the dataplane and packets delivered to them */
+  nodes: string[];
+  /** direction keys ("namespace/link/ab"): packets as they are delivered across the direction */
+  dirs: string[];
+}
+
+export interface CaptureCount {
+  key: string;
+  packets: number;
+  bytes: number;
+  /** why the file could not be written, once it could not */
+  error?: string;
+}
+
 export type FromWorker =
   /** port: where the tcp transport listens (0 without one) */
   | { type: "ready"; port: number }
-  | { type: "counters"; dirs: DirectionCounters[]; drops: Record<string, number>; poolInUse: number }
+  | { type: "counters"; dirs: DirectionCounters[]; drops: Record<string, number>; poolInUse: number; captures: CaptureCount[] }
+  /** a capture left the set: its last records are written and its file closed */
+  | { type: "captureClosed"; capture: CaptureCount }
   | { type: "error"; message: string }
   | { type: "stopped" };

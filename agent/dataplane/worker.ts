@@ -16,6 +16,7 @@ import { UdpTransport } from "./transport-udp.ts";
 import { TRANSPORT_CODES, type DataplaneTables } from "./tables.ts";
 import { FRAME_HEADER, KIND_PACKET, writeHeader, type FrameSink } from "./frame.ts";
 import { RingReader, RingWriter } from "./ring.ts";
+import { CaptureSet } from "./captures.ts";
 import type { FromWorker, ToWorker, DirectionCounters } from "./messages.ts";
 
 declare const self: Worker;
@@ -25,6 +26,8 @@ const SLICE_NS = 2_000_000;
 const MAX_WAIT_NS = 100_000_000;
 const REPORT_NS = 500_000_000;
 const PR_SET_TIMERSLACK = 29;
+// captures write what they buffered this often; ppoll waits at most MAX_WAIT_NS, so records reach the file within 200 ms
+const CAPTURE_FLUSH_NS = 100_000_000;
 
 // what each entry of the poll array is
 const K_WAKE = 0;
@@ -52,6 +55,8 @@ let seed = 1;
 let stopped = false;
 let scheduled = false;
 let nextReport = 0;
+const captures = new CaptureSet();
+let nextCaptureFlush = 0;
 
 // ppoll's array: struct pollfd { int fd; short events; short revents; }
 let pollBuf = new Uint8Array(8);
@@ -126,6 +131,7 @@ function setTables(tables: DataplaneTables): void {
     for (let g = 0; g < readSlot.length; g++) if (readSlot[g] >= 0) pool!.free(readSlot[g]);
   }
   fwd = new Forwarder(tables, pool!, egress, seed);
+  fwd.setCaptures(captures.bind(tables.nodeKeys, tables.dirKeys));
   readSlot = new Int32Array(tables.nodeKeys.length).fill(-1);
   deadTun = new Uint8Array(tables.nodeKeys.length);
   tcp?.setPeers(tables.me, tables.peers, Bun.nanoseconds());
@@ -318,6 +324,10 @@ function tick(): void {
       report();
       nextReport = now + REPORT_NS;
     }
+    if (now >= nextCaptureFlush && captures.size > 0) {
+      captures.flush();
+      nextCaptureFlush = now + CAPTURE_FLUSH_NS;
+    }
     if (waitAndRead(now)) break;
     now = Bun.nanoseconds();
     fwd.releaseDue(now);
@@ -359,7 +369,7 @@ function report(): void {
     drops.udp_strangers = udp.drops.strangers;
   }
   if (quicOut) drops.quic_backlog = quicDrops.backlog;
-  post({ type: "counters", dirs, drops, poolInUse: pool!.inUseLarge + pool!.inUseSmall });
+  post({ type: "counters", dirs, drops, poolInUse: pool!.inUseLarge + pool!.inUseSmall, captures: captures.counters() });
 }
 
 function post(msg: FromWorker): void {
@@ -393,6 +403,12 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         setTables(msg.tables);
         schedule();
         break;
+      case "captures": {
+        for (const capture of captures.update(msg.captures)) post({ type: "captureClosed", capture });
+        if (fwd) fwd.setCaptures(captures.bind(fwd.tables.nodeKeys, fwd.tables.dirKeys));
+        schedule();
+        break;
+      }
       case "shape": {
         const now = Bun.nanoseconds();
         for (const u of msg.updates) fwd?.reshape(now, u.dir, u.shaping);
@@ -402,6 +418,8 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       case "stop":
         stopped = true;
         fwd?.flush();
+        // what the captures buffered goes to their files before the agent goes
+        for (const capture of captures.closeAll()) post({ type: "captureClosed", capture });
         tcp?.close();
         udp?.close();
         post({ type: "stopped" });

@@ -13,6 +13,9 @@
  *
  * A write goes to a temporary file beside the target and is renamed over it
  * at the end, so an interrupted upload never leaves a truncated file.
+ *
+ * `sendFile` answers any such read, also one run on a host rather than in a
+ * node (capture downloads, routes/captures.ts).
  */
 import { type Context, Hono } from "hono";
 import { FileGetQuery, type FilePutResponse, FilePutQuery } from "../../protocol/api.ts";
@@ -41,7 +44,8 @@ export const WRITE_SCRIPT = [
   `cat > "$tmp" && { [ -z "$2" ] || chmod "$2" "$tmp"; } && mv -f -- "$tmp" "$1" || { code=$?; rm -f -- "$tmp"; exit $code; }`,
 ].join("\n");
 
-type Where = { node: string; host: string; path: string };
+/** Where a file is: in a node (on its host), or on the host itself. */
+export type Where = { node?: string; host: string; path: string };
 
 export function fileRoutes(deps: AppDeps): Hono {
   const app = new Hono();
@@ -50,20 +54,8 @@ export function fileRoutes(deps: AppDeps): Hono {
     const { ns, node } = target(c, deps);
     const { path } = FileGetQuery.parse(c.req.query());
     requireRunning(deps, ns, node, "reading a file needs");
-    const where = { node: node.name, host: node.host, path };
     const exec = transfer(c, deps, ns, node, ["sh", "-c", READ_SCRIPT, "sh", path], false);
-    // the status depends on whether the file opened: wait for its first bytes or the exit
-    const stderr: Uint8Array[] = [];
-    for (;;) {
-      const e = await exec.next();
-      if (!e) throw new ApiError(502, "exec_cancelled", `reading ${path} on node ${node.name} (host ${node.host}) was cancelled`, where);
-      if (e.type === "exit") {
-        if (e.exitCode !== 0) throw fileError("read", e.exitCode, text(stderr), where);
-        return c.body(new Uint8Array(0), 200, { "content-type": "application/octet-stream" });
-      }
-      if (e.stream === "stderr") stderr.push(e.data);
-      else return c.body(fileBytes(exec, e.data, where, deps.log), 200, { "content-type": "application/octet-stream" });
-    }
+    return sendFile(c, exec, { node: node.name, host: node.host, path }, { "content-type": "application/octet-stream" }, deps.log);
   });
 
   app.put("/namespaces/:ns/nodes/:name/files", async (c) => {
@@ -78,6 +70,29 @@ export function fileRoutes(deps: AppDeps): Hono {
   });
 
   return app;
+}
+
+/**
+ * Answers the bytes a READ_SCRIPT exec prints, with `headers`. The status
+ * depends on whether the file opened, so it waits for the first bytes or the
+ * exit: a missing, unreadable or directory path is an error answer, not a 200.
+ */
+export async function sendFile(c: Context, exec: RemoteExec, where: Where, headers: Record<string, string>, log?: (line: string) => void): Promise<Response> {
+  const stderr: Uint8Array[] = [];
+  for (;;) {
+    const e = await exec.next();
+    if (!e) throw new ApiError(502, "exec_cancelled", `reading ${where.path} ${on(where)} was cancelled`, where);
+    if (e.type === "exit") {
+      if (e.exitCode !== 0) throw fileError("read", e.exitCode, text(stderr), where);
+      return c.body(new Uint8Array(0), 200, headers);
+    }
+    if (e.stream === "stderr") stderr.push(e.data);
+    else return c.body(fileBytes(exec, e.data, where, log), 200, headers);
+  }
+}
+
+function on(where: Where): string {
+  return where.node === undefined ? `on host ${where.host}` : `on node ${where.node} (host ${where.host})`;
 }
 
 function target(c: Context, deps: AppDeps): { ns: string; node: NodeSpec } {
@@ -99,7 +114,7 @@ function transfer(c: Context, deps: AppDeps, ns: string, node: NodeSpec, command
 function fileBytes(exec: RemoteExec, first: Uint8Array, where: Where, log?: (line: string) => void): ReadableStream<Uint8Array> {
   const stderr: Uint8Array[] = [];
   const abort = (ctrl: ReadableStreamDefaultController<Uint8Array>, why: string) => {
-    log?.(`reading ${where.path} on node ${where.node} (host ${where.host}) broke off: ${why}`);
+    log?.(`reading ${where.path} ${on(where)} broke off: ${why}`);
     ctrl.error(new Error(why));
   };
   return new ReadableStream<Uint8Array>({
@@ -129,19 +144,19 @@ function fileBytes(exec: RemoteExec, first: Uint8Array, where: Where, log?: (lin
 }
 
 function fileError(op: "read" | "write", exitCode: number, stderr: string, where: Where): ApiError {
-  const on = `on node ${where.node} (host ${where.host})`;
+  const at = on(where);
   switch (exitCode) {
     case MISSING:
       return op === "read"
-        ? new ApiError(404, "file_not_found", `no file ${where.path} ${on}`, where)
-        : new ApiError(404, "directory_not_found", `cannot write ${where.path} ${on}: its directory does not exist`, where);
+        ? new ApiError(404, "file_not_found", `no file ${where.path} ${at}`, where)
+        : new ApiError(404, "directory_not_found", `cannot write ${where.path} ${at}: its directory does not exist`, where);
     case DIRECTORY:
-      return new ApiError(409, "is_a_directory", `${where.path} ${on} is a directory; files are copied one at a time`, where);
+      return new ApiError(409, "is_a_directory", `${where.path} ${at} is a directory; files are copied one at a time`, where);
     case DENIED:
-      return new ApiError(403, "permission_denied", `${where.path} ${on} is not ${op === "read" ? "readable" : "writable"}`, where);
+      return new ApiError(403, "permission_denied", `${where.path} ${at} is not ${op === "read" ? "readable" : "writable"}`, where);
     default: {
       const why = stderr.trim() || `exit code ${exitCode}`;
-      return new ApiError(500, "file_error", `${op === "read" ? "reading" : "writing"} ${where.path} ${on} failed: ${why}`, { ...where, exitCode });
+      return new ApiError(500, "file_error", `${op === "read" ? "reading" : "writing"} ${where.path} ${at} failed: ${why}`, { ...where, exitCode });
     }
   }
 }

@@ -21,6 +21,7 @@ function state(shaping: Partial<Shaping>): NamespaceState {
     subnet: "10.0.0.0/16",
     transport: "tcp",
     hostTransports: [],
+    captures: [],
     nodes: [
       { name: "h1", kind: "netns", index: 1, ip: "10.0.0.1/16", host: AGENT, mtu: 1500 },
       { name: "h2", kind: "netns", index: 2, ip: "10.0.0.2/16", host: AGENT, mtu: 1500 },
