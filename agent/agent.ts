@@ -46,6 +46,8 @@ export interface AgentOptions {
   heartbeatMs?: number;
   /** where capture files nobody named go, as <dir>/<namespace>-<id>.pcap (default ~/.nextmini/captures) */
   captureDir?: string;
+  /** where nodes' commands write their output, as <dir>/<namespace>-<node>.log (default ~/.nextmini/logs) */
+  logDir?: string;
   log?: (line: string) => void;
   /** the controller refused this agent for good (wrong join token, protocol version) */
   onFatal?: (message: string) => void;
@@ -90,7 +92,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     throw new Error(`the dataplane could not start: ${why}${hint}`);
   }
   const advertise = opts.advertise ?? hostFacts().addresses[0] ?? "127.0.0.1";
-  const nodes = new NodeManager({ agent: opts.name, offload, log });
+  const nodes = new NodeManager({ agent: opts.name, offload, log, ...(opts.logDir ? { logDir: opts.logDir } : {}) });
   const wsUrl = `${opts.controller.replace(/^http/, "ws").replace(/\/$/, "")}/api/v1/agent`;
 
   let ws: WebSocket | undefined;

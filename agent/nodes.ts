@@ -15,6 +15,9 @@ import type { NodeStatus } from "../protocol/wire.ts";
 import { createTun, closeTun, type TunDevice, MAX_IFNAME_LEN } from "./sys/tun.ts";
 import { attachInterface, createNetns, deleteNetns, netnsName, stopNetns, TUN_PREFIX } from "./sys/netns.ts";
 import { mustRun } from "./sys/run.ts";
+import os from "node:os";
+import path from "node:path";
+import { commandLogPath, startNodeCommand } from "./node-command.ts";
 import type { LocalInterface } from "./dataplane/tables.ts";
 
 /** how long a stopped node's programs have between SIGTERM and SIGKILL */
@@ -36,6 +39,8 @@ export interface NodeManagerOptions {
   log: (line: string) => void;
   /** how many nodes are set up at once */
   parallel?: number;
+  /** where the output of nodes' commands goes (default ~/.nextmini/logs) */
+  logDir?: string;
 }
 
 export class NodeManager {
@@ -78,6 +83,7 @@ export class NodeManager {
           this.#nodes.set(key, node);
           try {
             await this.#create(node);
+            if (w.spec.command) this.#startCommand(node, w.spec.command);
             node.state = "running";
           } catch (e) {
             node.state = "error";
@@ -140,6 +146,13 @@ export class NodeManager {
     await mustRun(["ip", "-batch", "-"], {
       stdin: `addr add ${spec.ip} dev ${tunName}\nlink set ${tunName} mtu ${spec.mtu}\nlink set ${tunName} up\n`,
     });
+  }
+
+  #startCommand(node: LocalNode, command: string[]): void {
+    const prefix = node.netns ? ["ip", "netns", "exec", node.netns] : node.spec.kind === "host" ? [] : undefined;
+    if (!prefix) throw new Error("a userspace node has no kernel interface to run its command against");
+    const dir = this.opts.logDir ?? path.join(os.homedir(), ".nextmini", "logs");
+    startNodeCommand(prefix, command, commandLogPath(dir, node.namespace, node.spec.name));
   }
 
   /** graceMs > 0: the node's programs get SIGTERM and that long to exit before SIGKILL */

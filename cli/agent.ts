@@ -54,6 +54,7 @@ export async function main(values: Values): Promise<number> {
     ...(typeof values.advertise === "string" ? { advertise: values.advertise } : {}),
     dataPort,
     captureDir: path.join(str(values, "state-dir"), "captures"),
+    logDir: path.join(str(values, "state-dir"), "logs"),
     onFatal: (m) => refused(m),
   });
   console.error(`agent ${name}: connecting to ${str(values, "controller")}`);

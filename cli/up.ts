@@ -91,6 +91,7 @@ async function foreground(values: Values, file: string): Promise<number> {
     // the embedded agent has no peers; any free port keeps two `up`s from colliding
     dataPort: 0,
     captureDir: path.join(stateDir, "captures"),
+    logDir: path.join(stateDir, "logs"),
     log,
   });
   let code = 0;

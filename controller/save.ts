@@ -28,6 +28,7 @@ export function saveDocument(ns: NamespaceRecord): TopologyDocumentInput {
       ...(n.memoryMB === undefined ? {} : { memoryMB: n.memoryMB }),
       ...(n.coschedule === undefined ? {} : { coschedule: n.coschedule }),
       ...(n.colocate === undefined ? {} : { colocate: n.colocate }),
+      ...(n.command === undefined ? {} : { command: n.command }),
     })),
     links: ns.links.map(saveLink),
     routes: ns.routes.map((r) => ({ id: r.id, path: r.path, weight: r.weight })),

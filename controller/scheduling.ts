@@ -62,9 +62,8 @@ export class Scheduling {
 
   launch(namespace: string, req: LaunchRequest): LaunchResult {
     const ns = this.#namespaces.get(namespace);
-    if (req.command !== undefined) {
-      // agents have no way yet to start a program when a node comes up; taking it and ignoring it would be worse
-      const issue = `command: running a command at launch is not supported yet; launch, then use POST /namespaces/${namespace}/nodes/{name}/exec`;
+    if (req.command !== undefined && req.kind === "userspace") {
+      const issue = "command: a userspace node has no kernel interface to run a program against; launch netns or host nodes to run one";
       throw new ApiError(422, "invalid_request", issue, { issues: [issue] });
     }
     const taken = new Set([...ns.nodes.map((n) => n.name), ...ns.queue.flatMap((g) => g.names)]);
@@ -251,7 +250,7 @@ export class Scheduling {
         const a = address.get(name);
         const host = hostOf.get(name);
         if (a === undefined || host === undefined) throw new Error(`internal: node ${name} has no ${a === undefined ? "address" : "planned host"}`);
-        return { name, kind: g.kind ?? "netns", index: a.index, ip: a.ip, host, mtu: DEFAULT_MTU, ...placementOf(g) };
+        return { name, kind: g.kind ?? "netns", index: a.index, ip: a.ip, host, mtu: DEFAULT_MTU, ...placementOf(g), ...(g.command ? { command: g.command } : {}) };
       }),
     );
     this.#namespaces.replace({ ...after, nodes: [...after.nodes, ...created], runs: appendRun(after.runs, launchedRun(this.#now(), created)) });

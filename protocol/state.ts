@@ -66,6 +66,8 @@ export const NodeSpec = z.strictObject({
   host: z.string(),
   mtu: z.number().int().min(576).max(65535),
   ...NodePlacement.shape,
+  /** a program the agent starts in the node each time it comes up; its output goes to the agent's log dir */
+  command: z.array(z.string()).min(1).optional(),
   /** absent: running */
   desired: DesiredState.optional(),
 });

@@ -67,6 +67,7 @@ type NodeDraft = {
   mtu: number;
   host?: string;
   placement?: NodePlacement;
+  command?: string[];
   /** where the node came from, for messages: "generate[0]", "nodes[2]" */
   origin: string;
   /** explicit `ip` and the path of the field, when the document sets one */
@@ -148,6 +149,7 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
       mtu: obj.mtu ?? defaultMtu,
       host: obj.host,
       placement: placementOf(obj),
+      ...(obj.command === undefined ? {} : { command: obj.command }),
       origin,
       ip: obj.ip === undefined ? undefined : { text: obj.ip, path: `${origin}.ip` },
     }));
@@ -408,6 +410,7 @@ function placeNodes(nodes: NodeDraft[], subnet: Cidr, opts: ResolveOptions, issu
       ...(host === undefined || host === "" ? {} : { host }),
       mtu: node.mtu,
       ...node.placement,
+      ...(node.command === undefined ? {} : { command: node.command }),
     };
   });
 }

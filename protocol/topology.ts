@@ -109,6 +109,11 @@ export const NodeObject = z.strictObject({
   host: Name.optional().describe("pin the node to this host"),
   mtu: Mtu.optional(),
   ...NodePlacement.shape,
+  command: z
+    .array(z.string())
+    .min(1)
+    .optional()
+    .describe("a program started in the node each time it comes up; output in <agent state dir>/logs/<namespace>-<node>.log"),
 });
 export const NodeEntry = z.union([NameOrRange, NodeObject]);
 export type NodeEntry = z.infer<typeof NodeEntry>;

@@ -137,7 +137,7 @@ describe("launch with queueing on", () => {
     expect(h.namespaces.get("exp").nodes).toEqual([]);
   });
 
-  test("refusals: a pin outside the namespace, a command, a bad body, an unknown namespace", async () => {
+  test("refusals: a pin outside the namespace, a command for a userspace node, a bad body, an unknown namespace", async () => {
     const { h } = await setup(true);
     const pin = await h.request("POST", "/namespaces/exp/nodes", { names: "a", schedule: "h9" });
     expect(pin.status).toBe(422);
@@ -145,13 +145,21 @@ describe("launch with queueing on", () => {
       code: "unknown_host",
       message: 'node "a" is scheduled on host "h9", which is not a host of this namespace',
     });
-    const cmd = await h.request("POST", "/namespaces/exp/nodes", { names: "a", command: ["sleep", "1"] });
+    const cmd = await h.request("POST", "/namespaces/exp/nodes", { names: "a", kind: "userspace", command: ["sleep", "1"] });
     expect(cmd.status).toBe(422);
-    expect((await body<ErrorBody>(cmd)).error.message).toStartWith("command: running a command at launch is not supported yet");
+    expect((await body<ErrorBody>(cmd)).error.message).toStartWith("command: a userspace node has no kernel interface");
     const both = await h.request("POST", "/namespaces/exp/nodes", { names: "a", count: 2 });
     expect(both.status).toBe(422);
     expect((await h.request("POST", "/namespaces/nope/nodes", { names: "a" })).status).toBe(404);
     expect((await h.request("GET", "/namespaces/nope/queue")).status).toBe(404);
     expect(h.namespaces.get("exp").queue).toEqual([]);
+  });
+
+  test("a command travels with the queued group to the nodes the agents get", async () => {
+    const { h, agents } = await setup(true);
+    expect((await h.request("POST", "/namespaces/exp/nodes", { names: "c[1-2]", command: ["sh", "-c", "echo up"] })).status).toBe(202);
+    expect((await h.request("POST", "/namespaces/exp/schedule", {})).status).toBe(201);
+    const sent = agents[0].lastState()?.namespaces.find((n) => n.name === "exp")?.nodes ?? [];
+    expect(sent.filter((n) => n.name.startsWith("c")).map((n) => n.command)).toEqual([["sh", "-c", "echo up"], ["sh", "-c", "echo up"]]);
   });
 });

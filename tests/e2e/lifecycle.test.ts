@@ -5,6 +5,8 @@
  * at the same addresses; killed nodes can then be removed.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { netnsUnavailable } from "../helpers/env.ts";
 import { waitFor } from "../helpers/cluster.ts";
 import { runCmd, up, type Up } from "../helpers/up.ts";
@@ -82,4 +84,22 @@ describe.skipIf(netnsUnavailable !== undefined)("node lifecycle", () => {
     expect(failed.exitCode).toBe(1);
     expect(failed.stdout).toContain(`== ${net.agent}: exit 1`);
   }, 30_000);
+
+  test("a node launched with a command runs it, with its output in the agent's log dir, again after a restart of the node", async () => {
+    const launch = await net.api("POST", "/namespaces/two/nodes", { names: "srv", command: ["sh", "-c", "echo hello from $(ip -4 -o addr show eth0 | awk '{print $4}'); exec sleep 600"] });
+    expect(launch.status).toBe(201);
+    await states("two", ["running"], ["srv"]);
+    const log = path.join(net.stateDir, "logs", "two-srv.log");
+    await waitFor(() => existsSync(log) && readFileSync(log, "utf8").includes("hello from 10.0.0.3/16"), 10_000, () => `log: ${existsSync(log) ? readFileSync(log, "utf8") : "(none)"}`);
+    const pids = async () => (await runCmd(["ip", "netns", "pids", `nm:${net.agent}:two:srv`], {})).stdout.trim().split(/\s+/).filter(Boolean);
+    expect((await pids()).length).toBe(1);
+
+    await post("/namespaces/two/nodes/srv/stop");
+    await states("two", ["stopped"], ["srv"]);
+    await waitFor(() => readFileSync(log, "utf8").includes("the command was killed by SIGTERM"), 10_000, () => readFileSync(log, "utf8"));
+    await post("/namespaces/two/nodes/srv/start");
+    await states("two", ["running"], ["srv"]);
+    const greetings = () => readFileSync(log, "utf8").split("\n").filter((l) => l === "hello from 10.0.0.3/16").length;
+    await waitFor(() => greetings() === 2, 10_000, () => readFileSync(log, "utf8"));
+  }, 60_000);
 });
