@@ -37,6 +37,19 @@ export function captureSpecs(ns: NamespaceRecord, host: string): CaptureSpec[] {
     .map((c) => ("node" in c ? { id: c.id, node: c.node, file: c.file, created: c.created } : { id: c.id, link: c.link, file: c.file, created: c.created }));
 }
 
+/**
+ * The record with running captures of nodes or links it no longer has marked
+ * stopped (the same record when there are none): a capture of something
+ * removed would otherwise be listed as running while recording nothing.
+ */
+export function stopOrphanedCaptures(ns: NamespaceRecord, now: number): NamespaceRecord {
+  const nodes = new Set(ns.nodes.map((n) => n.name));
+  const links = new Set(ns.links.map((l) => l.id));
+  const orphaned = (c: CaptureRecord) => c.state === "running" && ("node" in c ? !nodes.has(c.node) : !links.has(c.link));
+  if (!ns.captures.some(orphaned)) return ns;
+  return { ...ns, captures: ns.captures.map((c) => (orphaned(c) ? { ...c, state: "stopped" as const, stopped: now } : c)) };
+}
+
 /** Starts a capture of a node or a link; every check comes before anything is stored. */
 export function startCapture(deps: Deps, namespace: string, input: CaptureCreate, now = Date.now()): CaptureRow {
   const ns = deps.namespaces.get(namespace);

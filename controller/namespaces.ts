@@ -25,7 +25,7 @@ import { computeNextHops, validateRoutes } from "./routing.ts";
 import { schedulerHosts } from "./scheduling-facts.ts";
 import { DEFAULT_SETTINGS, type NamespaceRecord, type Store } from "./store.ts";
 import { placeDocumentNodes } from "./topology-placement.ts";
-import { captureSpecs } from "./captures.ts";
+import { captureSpecs, stopOrphanedCaptures } from "./captures.ts";
 
 export const DEFAULT_NAMESPACE = "default";
 
@@ -343,7 +343,8 @@ export class Namespaces {
     this.#commit(this.get(after.name), after);
   }
 
-  #commit(before: NamespaceRecord | undefined, after: NamespaceRecord): void {
+  #commit(before: NamespaceRecord | undefined, changed: NamespaceRecord): void {
+    const after = stopOrphanedCaptures(changed, Date.now());
     this.#store.putNamespace(after);
     this.#hops.delete(after.name);
     // hosts that lost their last node of this namespace need the state without it

@@ -144,6 +144,26 @@ describe("DELETE captures", () => {
   });
 });
 
+describe("captures of removed targets", () => {
+  test("removing the captured link, or a document without the captured node, stops their captures", async () => {
+    const { h, h1 } = await ready();
+    expect((await h.request("POST", "/namespaces/default/captures", { link: "ab" })).status).toBe(201);
+    expect((await h.request("POST", "/namespaces/default/captures", { node: "a" })).status).toBe(201);
+    expect((await h.request("DELETE", "/namespaces/default/links/ab")).status).toBe(200);
+    const rows = async () => ((await (await h.request("GET", "/namespaces/default/captures")).json()) as CaptureRow[]).map((r) => [r.id, r.state]);
+    expect(await rows()).toEqual([
+      ["c1", "stopped"],
+      ["c2", "running"],
+    ]);
+    expect(captures(h1)?.map((c) => c.id)).toEqual(["c2"]);
+    expect((await h.request("PUT", "/namespaces/default/topology", { nodes: [{ name: "b", host: "h2" }] })).status).toBe(200);
+    expect(await rows()).toEqual([
+      ["c1", "stopped"],
+      ["c2", "stopped"],
+    ]);
+  });
+});
+
 describe("GET captures/{id}/file", () => {
   test("streams the file from the capturing host (not from a node) as a pcap download", async () => {
     const { h, h1 } = await ready();
