@@ -10,6 +10,7 @@
  *   byte   0  i32 head     next byte the producer writes (producer-owned)
  *   byte  64  i32 tail     next byte the consumer reads (consumer-owned)
  *   byte 128  i32 waiting  1 while the consumer is about to sleep (the wake handshake)
+ *   byte 132  i32 wake fd  an eventfd `notify()` also writes, or -1 (see `setWakeFd`)
  *   byte 192  data         `capacity` bytes
  *
  * A record is a u32 length followed by that many bytes, padded to 4. It never
@@ -23,15 +24,18 @@
  * right before it sleeps; it sets `waiting` and returns false if a record came
  * in meanwhile (do not sleep then). The producer calls `wakeNeeded()` after its
  * pushes; it returns true exactly once per armed sleep, and the producer then
- * wakes the consumer its own way (Atomics.notify via `notify()`, or an eventfd
- * write). Both sides use sequentially consistent Atomics, so either the consumer
- * sees the new head or the producer sees the flag: no wake-up is lost.
+ * wakes the consumer with `notify()`: Atomics.notify for a consumer in
+ * `waitAsync`, plus an eventfd write when the consumer registered one for a
+ * ppoll loop (`setWakeFd`), so the producer need not know which. Both sides
+ * use sequentially consistent Atomics, so either the consumer sees the new
+ * head or the producer sees the flag: no wake-up is lost.
  *
  * Copies go through libc memcpy with addresses taken once (`ptr` of the ring
  * and of the last source or destination array), because the only allocation-free
  * bulk copy in JavaScript, copyWithin, works within one buffer.
  */
 import { ptr } from "bun:ffi";
+import { sys } from "../sys/libc.ts";
 import { net } from "../sys/socket.ts";
 
 /** Bytes before the data region. */
@@ -41,14 +45,23 @@ const SKIP = 0xffffffff;
 const HEAD = 0;
 const TAIL = 16;
 const WAITING = 32;
+const WAKE_FD = 33;
 export const DEFAULT_RING_BYTES = 16 << 20;
+const ONE = new BigUint64Array([1n]);
 
 /** A SharedArrayBuffer laid out as an empty ring with `capacity` data bytes (a multiple of 4). */
 export function createRing(capacity: number = DEFAULT_RING_BYTES): SharedArrayBuffer {
   if (!Number.isInteger(capacity) || capacity < 64 || capacity % 4 !== 0 || capacity > 0x7ffffff0) {
     throw new RangeError(`ring capacity must be a multiple of 4 between 64 bytes and 2 GiB, got ${capacity}`);
   }
-  return new SharedArrayBuffer(RING_HEADER + capacity);
+  const sab = new SharedArrayBuffer(RING_HEADER + capacity);
+  new Int32Array(sab)[WAKE_FD] = -1;
+  return sab;
+}
+
+/** Makes `notify()` on this ring also write to eventfd `fd` (-1: no longer), for a consumer waiting in ppoll. */
+export function setWakeFd(sab: SharedArrayBuffer, fd: number): void {
+  Atomics.store(new Int32Array(sab, 0, RING_HEADER / 4), WAKE_FD, fd);
 }
 
 function pad4(n: number): number {
@@ -132,9 +145,11 @@ export class RingWriter extends RingEnd {
     return Atomics.load(this.ctl, WAITING) === 1 && Atomics.exchange(this.ctl, WAITING, 0) === 1;
   }
 
-  /** Wakes a consumer blocked in `RingReader.waitAsync`. */
+  /** Wakes the consumer: one blocked in `RingReader.waitAsync`, or one polling the ring's eventfd. */
   notify(): void {
     Atomics.notify(this.ctl, WAITING);
+    const fd = Atomics.load(this.ctl, WAKE_FD);
+    if (fd >= 0) sys.write(fd, ONE, 8);
   }
 
   /** Where a record of `n` body bytes goes, writing a skip marker first if it must start at 0; -1 when full. */

@@ -5,7 +5,8 @@
  * the two shared-memory rings (agent/dataplane/ring.ts):
  *
  *   out ring (dataplane -> QUIC): record = u32 peer index, then one frame
- *     (frame.ts's 24-byte header and its payload), to send to that peer
+ *     (frame.ts's 24-byte header and its payload), to send to that peer; the
+ *     ring's `notify()` writes `outWakeFd`, which the worker polls
  *   in ring (QUIC -> dataplane): record = u32 peer index, then one frame that
  *     peer sent; after pushing, the worker writes 8 bytes to `inWakeFd` when
  *     the dataplane armed a wake-up
@@ -21,6 +22,10 @@ export type ToQuic =
       type: "init";
       rings: { out: SharedArrayBuffer; in: SharedArrayBuffer };
       inWakeFd: number;
+      /** an eventfd the out ring's `notify()` writes (ring.ts setWakeFd) */
+      outWakeFd: number;
+      /** an eventfd the main thread writes after each message, so a worker waiting in ppoll takes it */
+      ctlWakeFd: number;
       listen: { address: string; port: number };
       tls: TlsBundle;
       me: string;

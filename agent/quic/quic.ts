@@ -1,17 +1,20 @@
 /**
  * @module
  * The main thread's handle on the QUIC worker (worker.ts): makes the two rings
- * and the eventfd that wakes the dataplane, starts the worker, forwards peer
- * lists and keeps its latest counters. The dataplane worker gets `rings` and
- * `inWakeFd` too: it pushes to `rings.out` and pops from `rings.in`. Rings and
- * eventfd exist from construction, so the dataplane can be given them before
- * the TLS bundle (the controller's welcome) arrives and the worker starts.
+ * and the eventfds that wake the dataplane and the worker, starts the worker,
+ * forwards peer lists and keeps its latest counters. The dataplane worker gets
+ * `rings` and `inWakeFd` too: it pushes to `rings.out` (whose `notify()` rings
+ * the worker's eventfd) and pops from `rings.in`. Rings and eventfds exist
+ * from construction, so the dataplane can be given them before the TLS bundle
+ * (the controller's welcome) arrives and the worker starts.
  */
 import { check, closeFd, EFD_CLOEXEC, EFD_NONBLOCK, sys } from "../sys/libc.ts";
 import type { Peer, TlsBundle } from "../../protocol/wire.ts";
-import { createRing, DEFAULT_RING_BYTES } from "../dataplane/ring.ts";
+import { createRing, DEFAULT_RING_BYTES, setWakeFd } from "../dataplane/ring.ts";
 import type { FromQuic, QuicCounters, ToQuic } from "./messages.ts";
 import { awaitReady } from "../worker-ready.ts";
+
+const WAKE = new BigUint64Array([1n]);
 
 export interface QuicOptions {
   /** this agent's name: its certificate's, and what decides who dials whom */
@@ -39,6 +42,9 @@ export class QuicTransport {
   readonly rings: { out: SharedArrayBuffer; in: SharedArrayBuffer };
   /** readable (an eventfd) when the dataplane armed a wake-up on `rings.in` and records came; closed by stop() */
   readonly inWakeFd: number;
+  /** written by the out ring's `notify()` and after every message: the worker waits in ppoll on them */
+  readonly #outWakeFd: number;
+  readonly #ctlWakeFd: number;
   /** the UDP port the worker listens on, once started */
   port = 0;
   #worker: Worker | undefined;
@@ -51,6 +57,9 @@ export class QuicTransport {
     const bytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
     this.rings = { out: createRing(bytes), in: createRing(bytes) };
     this.inWakeFd = check(sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
+    this.#outWakeFd = check(sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
+    this.#ctlWakeFd = check(sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
+    setWakeFd(this.rings.out, this.#outWakeFd);
   }
 
   /** Starts the worker with this agent's certificate; resolves once it listens. Once per transport. */
@@ -74,7 +83,16 @@ export class QuicTransport {
       },
       (message) => this.opts.onLog?.(message),
     );
-    this.#send({ type: "init", rings: this.rings, inWakeFd: this.inWakeFd, listen: this.opts.listen, tls, me: this.opts.me });
+    this.#send({
+      type: "init",
+      rings: this.rings,
+      inWakeFd: this.inWakeFd,
+      outWakeFd: this.#outWakeFd,
+      ctlWakeFd: this.#ctlWakeFd,
+      listen: this.opts.listen,
+      tls,
+      me: this.opts.me,
+    });
     try {
       this.port = await ready;
     } catch (e) {
@@ -92,7 +110,7 @@ export class QuicTransport {
     return this.#latest;
   }
 
-  /** Closes every connection (peers see a clean close), then the worker and the eventfd. */
+  /** Closes every connection (peers see a clean close), then the worker and the eventfds. */
   async stop(): Promise<void> {
     const worker = this.#worker;
     this.#worker = undefined;
@@ -101,15 +119,21 @@ export class QuicTransport {
         this.#stopped = resolve;
         setTimeout(resolve, 2000);
       });
-      worker.postMessage({ type: "stop" } satisfies ToQuic);
+      this.#send({ type: "stop" }, worker);
       await done;
       worker.terminate();
     }
-    if (!this.#closed) closeFd(this.inWakeFd);
+    if (!this.#closed) {
+      // whoever still holds the out ring must not write a number that may be reused
+      setWakeFd(this.rings.out, -1);
+      for (const fd of [this.inWakeFd, this.#outWakeFd, this.#ctlWakeFd]) closeFd(fd);
+    }
     this.#closed = true;
   }
 
-  #send(msg: ToQuic): void {
-    this.#worker?.postMessage(msg);
+  #send(msg: ToQuic, worker = this.#worker): void {
+    if (!worker) return;
+    worker.postMessage(msg);
+    sys.write(this.#ctlWakeFd, WAKE, 8);
   }
 }

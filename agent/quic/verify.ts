@@ -1,14 +1,14 @@
 /**
  * Who is on the other end of a QUIC connection. Agents authenticate each other
  * with certificates from the controller's CA whose CN and DNS SAN are the agent
- * name. @matrixai/quic hands the whole decision to a custom callback once one
- * is set (quiche then only insists that a certificate was presented), so this
- * callback checks everything itself: signed by our CA, within its validity,
- * and naming an agent the caller accepts. Node's X509Certificate (BoringSSL
+ * name. quiche is told to let any presented certificate through the handshake
+ * (conn.ts), so the worker checks everything here once the handshake is done:
+ * signed by our CA, within its validity, and naming an agent the caller
+ * accepts; a refusal can then say why. Node's X509Certificate (BoringSSL
  * underneath in Bun) does the parsing and the signature check, synchronously.
  */
 import { X509Certificate } from "node:crypto";
-import { native, type TLSVerifyCallback } from "@matrixai/quic";
+import * as native from "@matrixai/quic/native/index.js";
 
 /**
  * The agent name a certificate vouches for: its CN, required to appear as a
@@ -53,18 +53,4 @@ export function checkPeer(ca: X509Certificate, leafDer: Uint8Array | undefined, 
   if (name === undefined) return { ok: false, code: E.BadCertificate, reason: `certificate of ${leaf.subject} names no agent` };
   if (!accept(name)) return { ok: false, code: E.AccessDenied, reason: `agent "${name}" is not expected here` };
   return { ok: true, name };
-}
-
-/**
- * A verify callback for QUIC config: undefined (accept) or the TLS alert code
- * quiche closes the handshake with. `onReject` hears why, for the logs.
- */
-export function peerVerifier(caPem: string, accept: (name: string) => boolean, onReject: (reason: string) => void): TLSVerifyCallback {
-  const ca = new X509Certificate(caPem);
-  return async (certs) => {
-    const v = checkPeer(ca, certs[0], accept);
-    if (v.ok) return undefined;
-    onReject(v.reason);
-    return v.code;
-  };
 }
