@@ -128,6 +128,10 @@ describe.skipIf(netnsUnavailable !== undefined)("capture of a link between two h
       const put = await c.api("PUT", "/namespaces/default/topology", topo);
       expect(put.status, await put.clone().text()).toBeLessThan(300);
       await waitRunning(c, "default");
+      // the agents' connection may come up after the nodes do (a first dial refused by a peer
+      // that did not know c1 yet is redialled): count pings only once a crosses to b
+      const crosses = async () => (await c.cli(["exec", "--api", "a", "--", "ping", "-c", "1", "-W", "1", "10.0.0.2"], 10_000)).exitCode === 0;
+      await waitFor(crosses, 15_000, () => "a never reached b across the two hosts");
     });
   }, 120_000);
 
