@@ -4,6 +4,12 @@
  * each a further entrypoint so the compiled binary can start it from its
  * embedded file system at file:///$bunfs/root/<path from the repo root>.
  *
+ * wasm/stack.ts (the WASM TCP stack) is an entrypoint too, for the module it
+ * imports: `import path from "./lwip.wasm" with { type: "file" }` makes the
+ * compiler embed wasm/lwip.wasm as /$bunfs/root/lwip-<hash>.wasm and hand
+ * that path to the code. Once the dataplane imports the stack, the
+ * entrypoint is redundant but harmless.
+ *
  * The Bun.build API rather than the CLI, for one plugin: @matrixai/quic finds
  * its native addon (quiche) at run time through createRequire and computed
  * paths, which cannot resolve inside /$bunfs. The plugin replaces that loader
@@ -17,7 +23,7 @@ import { dirname, join } from "node:path";
 /** The repo root: the bundle root, so entry paths inside the binary match the source tree. */
 export const ROOT = join(dirname(new URL(import.meta.url).pathname), "..");
 
-export const ENTRYPOINTS = ["main.ts", "agent/dataplane/worker.ts", "agent/quic/worker.ts"];
+export const ENTRYPOINTS = ["main.ts", "agent/dataplane/worker.ts", "agent/quic/worker.ts", "wasm/stack.ts"];
 
 export const embedQuiche: BunPlugin = {
   name: "embed-matrixai-quiche",
