@@ -377,7 +377,7 @@ class StackCore {
     if (this.#u8.byteLength === 0) this.#refreshViews();
   }
 
-  /** Every public entry point ends here: rethrow an output error, then hand out the events. */
+  /** Every public entry point ends here: hand out the events, then rethrow what `output` threw, if anything. */
   leave(): void {
     if (this.#outputError === undefined && !this.#draining) this.#drain();
     if (this.#outputError !== undefined) {
