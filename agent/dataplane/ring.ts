@@ -24,9 +24,9 @@
  * right before it sleeps; it sets `waiting` and returns false if a record came
  * in meanwhile (do not sleep then). The producer calls `wakeNeeded()` after its
  * pushes; it returns true exactly once per armed sleep, and the producer then
- * wakes the consumer with `notify()`: Atomics.notify for a consumer in
- * `waitAsync`, plus an eventfd write when the consumer registered one for a
- * ppoll loop (`setWakeFd`), so the producer need not know which. Both sides
+ * wakes the consumer with `notify()`: an eventfd write when the consumer
+ * registered one for its ppoll loop (`setWakeFd`), else Atomics.notify for a
+ * consumer in `waitAsync`, so the producer need not know which. Both sides
  * use sequentially consistent Atomics, so either the consumer sees the new
  * head or the producer sees the flag: no wake-up is lost.
  *
@@ -145,11 +145,11 @@ export class RingWriter extends RingEnd {
     return Atomics.load(this.ctl, WAITING) === 1 && Atomics.exchange(this.ctl, WAITING, 0) === 1;
   }
 
-  /** Wakes the consumer: one blocked in `RingReader.waitAsync`, or one polling the ring's eventfd. */
+  /** Wakes the consumer: through the ring's eventfd when it has one (a ppoll loop), else one blocked in `RingReader.waitAsync`. */
   notify(): void {
-    Atomics.notify(this.ctl, WAITING);
     const fd = Atomics.load(this.ctl, WAKE_FD);
     if (fd >= 0) sys.write(fd, ONE, 8);
+    else Atomics.notify(this.ctl, WAITING);
   }
 
   /** Where a record of `n` body bytes goes, writing a skip marker first if it must start at 0; -1 when full. */

@@ -106,6 +106,8 @@ export class QuicConn {
   gone = false;
   /** why this side closed it (a refused certificate, a dial that timed out, a bad frame); quiche's errors say otherwise */
   why = "";
+  /** something may have ended it since `ended` last looked: a datagram in, a timer, a close */
+  #shaken = true;
   /** the link it serves: the one dialing, or (accepted) the one its certificate names once verified */
   link: PeerLink | undefined;
   /** (accepted) the client's first destination id, under which it may still send Initials */
@@ -148,6 +150,7 @@ export class QuicConn {
       this.#fromPort = sock.fromPort;
       this.#recvInfo = { from: { host: sock.fromHost(), port: sock.fromPort }, to: this.local };
     }
+    this.#shaken = true;
     try {
       // decrypts in place: inbuf is not read again
       this.conn.recv(sock.received(n), this.#recvInfo);
@@ -204,6 +207,7 @@ export class QuicConn {
     this.deadline = Infinity;
     this.conn.onTimeout();
     this.dirty = true;
+    this.#shaken = true;
   }
 
   /** Closes it (a transport error when `app` is false, e.g. a TLS alert), remembering why for the logs. */
@@ -215,11 +219,15 @@ export class QuicConn {
       // already closing
     }
     this.dirty = true;
+    this.#shaken = true;
   }
 
-  /** Draining or closed: it carries nothing more. */
+  /** Draining or closed: it carries nothing more. Asks quiche only when something may have changed that. */
   get ended(): boolean {
-    return this.conn.isDraining() || this.conn.isClosed();
+    if (!this.#shaken) return false;
+    if (this.conn.isDraining() || this.conn.isClosed()) return true;
+    this.#shaken = false;
+    return false;
   }
 
   /** Why it ended, in words for the logs. */

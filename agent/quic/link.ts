@@ -179,7 +179,8 @@ export class PeerLink {
     const ring = this.owner.inRing;
     let got = false;
     this.inBlocked = false;
-    while (conn.conn.streamReadable(STREAM)) {
+    // once up, the stream exists and a read that finds nothing says so; before, reading a stream the peer has not opened throws
+    while (this.ready || conn.conn.streamReadable(STREAM)) {
       if (ring.capacity - ring.used() < IN_RESERVE) {
         this.inBlocked = true;
         break;
@@ -204,6 +205,8 @@ export class PeerLink {
         conn.close("the peer ended the stream", true, 1);
         break;
       }
+      // a read that did not fill the buffer took all there was: no need to ask again
+      if (r[0] < buf.bytes.length) break;
     }
     if (got) this.owner.wakeIn();
     return got;

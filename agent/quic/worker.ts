@@ -50,6 +50,12 @@ const BACKOFF_MAX_MS = 5_000;
 /** records taken from the out ring, and datagrams read, before the loop looks at everything else */
 const BATCH = 256;
 const RECV_BATCH = 64;
+/**
+ * the smallest datagram that can carry a frame (short header with our id, a
+ * STREAM frame, a 24-byte frame header and a 20-byte IPv4 header, the AEAD
+ * tag); acknowledgements and pings are smaller
+ */
+const FRAME_DATAGRAM_MIN = 80;
 /** accepted connections whose peer is not verified yet, at most: a flood of Initials cannot exhaust memory */
 const MAX_PENDING = 64;
 const REPORT_MS = 1_000;
@@ -190,8 +196,12 @@ function waitAndRead(now: number): boolean {
     sys.read(ctlFd, drainBuf, 8);
     message = true;
   }
-  // the records themselves are taken at the top of the loop
-  if (pollI16[4 * P_OUT + 3] !== 0) sys.read(outWakeFd, drainBuf, 8);
+  if (pollI16[4 * P_OUT + 3] !== 0) {
+    // frames out before anything else; the dataplane rings only while we sleep, so reading after loses nothing
+    drainOut();
+    flushAll(Bun.nanoseconds());
+    sys.read(outWakeFd, drainBuf, 8);
+  }
   const udp = pollI16[4 * P_UDP + 3];
   if (udp !== 0) {
     if ((udp & POLLOUT) !== 0) s.retry();
@@ -309,11 +319,18 @@ function flushAll(now: number): void {
 
 function readDatagrams(now: number): void {
   const s = sock!;
+  let rung = false;
   for (let k = 0; k < RECV_BATCH; k++) {
     const n = s.recv();
     if (n < 0) return;
     const c = connectionFor(n);
     if (!c || c.gone) continue;
+    if (!rung && n >= FRAME_DATAGRAM_MIN && c.link?.ready) {
+      // the dataplane takes tens of microseconds to wake: start that now, while quiche decrypts
+      // (it waits a little for the frame; worker.ts in agent/dataplane)
+      rung = true;
+      owner!.wakeIn();
+    }
     c.recv(s, n);
     if (!c.verified && !c.ended && c.conn.isEstablished()) verify(c, now);
     const link = c.link;
