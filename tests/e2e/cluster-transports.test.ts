@@ -72,8 +72,10 @@ describe.skipIf(netnsUnavailable !== undefined)("links across hosts", () => {
     }, 60_000);
 
     if (transport === "quic") {
-      // measured 44.6 ms (min 43.5): each crossing through the quic worker adds about 1.1 ms,
-      // beyond the 40 +- 2 ms the cluster issue asks for; open until the quic path is faster
+      // measured 41.0-42.2 ms (mean 41.7 over 7 runs; udp 40.5-41.3 in the same runs): each
+      // crossing still passes two thread hand-offs (dataplane -> quic worker -> dataplane) and
+      // quiche's work on a core that slept, about 0.2 ms more than udp, so the average left
+      // 40 +- 2 ms in 3 of those 7 runs; open until quic runs in the dataplane's own thread
       test.todo("quic: a 3-node line over 3 hosts with 10 ms per link has a 40 ms RTT");
     } else test(`${transport}: a 3-node line over 3 hosts with 10 ms per link has a 40 ms RTT`, async () => {
       const p = ping((await exec(transport, "d1", ["ping", "-c", "20", "-i", "0.05", "10.0.0.5"])).stdout);
