@@ -5,6 +5,7 @@
  */
 import { CLIENT, COMMON, OUTPUT, type CommandSpec, type Values, str, UsageError } from "./options.ts";
 import { createClient } from "./client.ts";
+import { printList } from "./list.ts";
 import type { HostRunRow } from "../protocol/api.ts";
 
 const ACTIONS = ["ls", "create", "show", "set", "hosts", "delete", "run"] as const;
@@ -36,7 +37,12 @@ export const spec: CommandSpec = {
     ...COMMON,
   },
   examples: [
-    "nextmini ns run -n exp1 -- uname -r","nextmini ns create exp1 --hosts 'h[1-3]' --queueing true", "nextmini ns hosts exp1 --add h4", "nextmini ns ls -o csv", "nextmini ns delete exp1"],
+    "nextmini ns create exp1 --hosts 'h[1-3]' --queueing true",
+    "nextmini ns hosts exp1 --add h4",
+    "nextmini ns ls -o csv",
+    "nextmini ns run -n exp1 -- uname -r",
+    "nextmini ns delete exp1",
+  ],
 };
 
 function bool(values: Values, name: string): boolean | undefined {
@@ -77,13 +83,9 @@ export async function main(values: Values, positionals: string[]): Promise<numbe
   const client = createClient(values);
   const name = given ?? str(values, "namespace");
   switch (action as Action) {
-    case "ls": {
-      const params = new URLSearchParams({ format: str(values, "output") });
-      if (typeof values.columns === "string") params.set("columns", values.columns);
-      const text = await client.text(`/namespaces?${params}`);
-      process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+    case "ls":
+      await printList(values, "/namespaces");
       return 0;
-    }
     case "create":
       if (given === undefined) throw new UsageError("ns create needs a name: nextmini ns create NAME");
       printObject(values, await client.json("POST", "/namespaces", { name, ...pick(values, ["hosts", "queueing", "load", "subnet", "transport"]) }));
