@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { ApiError } from "../protocol/errors.ts";
-import { expandList } from "../protocol/names.ts";
+import { namesOf } from "./name-lists.ts";
 import type { DesiredState, NodeState } from "../protocol/state.ts";
 import type { Namespaces } from "./namespaces.ts";
 import type { NamespaceRecord } from "./store.ts";
@@ -24,12 +24,7 @@ const REMOVABLE: readonly NodeState[] = ["stopped", "error", "lost"];
 /** The namespace's nodes `target` names, in namespace order; names it does not have are a 404 naming them. */
 export function targetNodes(ns: NamespaceRecord, target: string): string[] {
   if (target === "all") return ns.nodes.map((n) => n.name);
-  let names: string[];
-  try {
-    names = expandList(target);
-  } catch (e) {
-    throw new ApiError(422, "invalid_request", `${(e as Error).message}`);
-  }
+  const names = namesOf(target, "target");
   const have = new Set(ns.nodes.map((n) => n.name));
   const missing = names.filter((n) => !have.has(n));
   if (missing.length > 0) {

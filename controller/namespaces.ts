@@ -7,7 +7,7 @@
  * the next change. Handlers in routes/ parse requests and call in here.
  */
 import type { LinkCreate, LinkPatch, NamespaceCreate, NamespaceHostsChange, NamespacePatch, RouteInput, ShapingInput } from "../protocol/api.ts";
-import { expandList } from "../protocol/names.ts";
+import { namesOf } from "./name-lists.ts";
 import { ApiError } from "../protocol/errors.ts";
 import {
   DEFAULT_SHAPING,
@@ -137,7 +137,7 @@ export class Namespaces {
     const pool = new Set(this.hostsOf(ns));
     if (change.add !== undefined) for (const h of this.#connected(change.add, "add")) pool.add(h);
     if (change.remove !== undefined) {
-      const remove = change.remove === "all" ? [...pool] : namesIn(change.remove, "remove");
+      const remove = change.remove === "all" ? [...pool] : namesOf(change.remove, "remove");
       const issues = remove.filter((h) => !pool.has(h)).map((h) => `remove: host "${h}" is not in namespace "${name}"`);
       if (issues.length > 0) throw invalid("invalid_request", "the host change is invalid", issues);
       for (const h of remove) {
@@ -160,7 +160,7 @@ export class Namespaces {
   #connected(expr: string, field: string): string[] {
     const up = [...this.#agents.upHosts()].sort();
     if (expr === "all") return up;
-    const names = namesIn(expr, field);
+    const names = namesOf(expr, field);
     const issues = names.filter((h) => !up.includes(h)).map((h) => `${field}: host "${h}" is not connected (connected: ${up.join(", ") || "none"})`);
     if (issues.length > 0) throw invalid("invalid_request", "the hosts are invalid", issues);
     return names;
@@ -369,14 +369,6 @@ export function emptyNamespace(name: string): NamespaceRecord {
     captures: [],
     nextCapture: 1,
   };
-}
-
-function namesIn(expr: string, field: string): string[] {
-  try {
-    return expandList(expr);
-  } catch (e) {
-    throw invalid("invalid_request", "the hosts are invalid", [`${field}: ${(e as Error).message}`]);
-  }
 }
 
 function invalid(code: string, what: string, issues: string[]): ApiError {

@@ -24,7 +24,7 @@ import {
   type PlanEntry,
   type ScheduleStatusRow,
 } from "../protocol/launch.ts";
-import { expandList } from "../protocol/names.ts";
+import { namesOf } from "./name-lists.ts";
 import type { NodeSpec } from "../protocol/state.ts";
 import { DEFAULT_MTU, TopologyError } from "../protocol/topology.ts";
 import { addressNewNodes } from "../protocol/topology-resolve.ts";
@@ -143,13 +143,7 @@ export class Scheduling {
     if (ns.plan === undefined) {
       throw new ApiError(409, "no_plan", `namespace "${namespace}" has no stored plan; dry-run first: POST /namespaces/${namespace}/schedule {"dryRun": true}`);
     }
-    let names: string[];
-    try {
-      names = expandList(nodes);
-    } catch (e) {
-      const issue = `nodes: ${(e as Error).message}`;
-      throw new ApiError(422, "invalid_request", issue, { issues: [issue] });
-    }
+    const names = namesOf(nodes, "nodes");
     const pool = this.#namespaces.hostsOf(ns);
     if (!pool.includes(host)) {
       throw new ApiError(422, "unknown_host", `host "${host}" is not a host of namespace "${namespace}" (its hosts: ${pool.join(", ") || "none"})`, {
