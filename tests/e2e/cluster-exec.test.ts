@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { netnsUnavailable } from "../helpers/env.ts";
-import { startCluster, waitFor, type Cluster } from "../helpers/cluster.ts";
+import { SharedCluster, waitFor, type Cluster } from "../helpers/cluster.ts";
 
 const NS = "default";
 const PINS = [
@@ -23,26 +23,13 @@ const PINS = [
   { name: "n2", host: "x2" },
 ];
 
-let cluster: Cluster | undefined;
+const shared = new SharedCluster();
+const c = (): Cluster => shared.c;
+const withLogs = (step: () => Promise<void>) => shared.withLogs(step);
 let dir = "";
 /** a name no other run uses, for files this test puts in the machine's /tmp through node n2 */
 const tag = `nextmini-exec-test-${process.pid}-${randomBytes(3).toString("hex")}`;
 const inNode = `/tmp/${tag}.bin`;
-
-function c(): Cluster {
-  if (!cluster) throw new Error("the cluster did not start (see beforeAll)");
-  return cluster;
-}
-
-async function withLogs(step: () => Promise<void>): Promise<void> {
-  try {
-    await step();
-  } catch (e) {
-    const err = e as Error;
-    err.message = `${err.message}\n${cluster?.logs(30) ?? ""}`;
-    throw err;
-  }
-}
 
 const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
 
@@ -78,7 +65,7 @@ function running(needle: string): boolean {
 describe.skipIf(netnsUnavailable !== undefined)("exec and cp across hosts", () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "nextmini-exec-test-"));
-    cluster = await startCluster({ hosts: 2, hostPrefix: "x" });
+    await shared.start({ hosts: 2, hostPrefix: "x" });
     await withLogs(async () => {
       const put = await c().api("PUT", `/namespaces/${NS}/topology`, { nodes: PINS, links: [{ a: "n1", b: "n2" }] });
       expect(put.status, await put.clone().text()).toBeLessThan(300);
@@ -95,7 +82,7 @@ describe.skipIf(netnsUnavailable !== undefined)("exec and cp across hosts", () =
   afterAll(async () => {
     rmSync(inNode, { force: true });
     if (dir) rmSync(dir, { recursive: true, force: true });
-    await cluster?.stop();
+    await shared.stop();
   }, 60_000);
 
   test("exec through the agent prints stdout and stderr and exits with the command's code", () =>

@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { netnsUnavailable } from "../helpers/env.ts";
-import { startCluster, waitFor, type Cluster, type HostRow } from "../helpers/cluster.ts";
+import { SharedCluster, waitFor, type Cluster, type HostRow } from "../helpers/cluster.ts";
 
 interface NodeRow {
   name: string;
@@ -32,23 +32,9 @@ const PINS = [
 /** the controller's default heartbeat timeout, plus slack for the sweep and the poll */
 const DOWN_WITHIN_MS = 5000 + 1000;
 
-let cluster: Cluster | undefined;
-
-function c(): Cluster {
-  if (!cluster) throw new Error("the cluster did not start (see beforeAll)");
-  return cluster;
-}
-
-/** Runs a test step; on failure, the error carries the tail of every log so CI output says why. */
-async function withLogs(step: () => Promise<void>): Promise<void> {
-  try {
-    await step();
-  } catch (e) {
-    const err = e as Error;
-    err.message = `${err.message}\n${cluster?.logs(30) ?? ""}`;
-    throw err;
-  }
-}
+const shared = new SharedCluster();
+const c = (): Cluster => shared.c;
+const withLogs = (step: () => Promise<void>) => shared.withLogs(step);
 
 const hosts = () => c().json<HostRow[]>("GET", "/hosts");
 const nodes = () => c().json<NodeRow[]>("GET", `/namespaces/${NS}/nodes`);
@@ -80,12 +66,12 @@ function essentials(rows: NodeRow[]) {
 
 describe.skipIf(netnsUnavailable !== undefined)("cluster registry", () => {
   beforeAll(async () => {
-    cluster = await startCluster({ hosts: 3 });
+    await shared.start({ hosts: 3 });
   }, 60_000);
 
   afterAll(async () => {
     // the last test stops the cluster and checks it; this only matters when a test failed before it
-    await cluster?.stop();
+    await shared.stop();
   }, 60_000);
 
   test("three agents join: GET /hosts shows h1..h3 up with their size and address", () =>
