@@ -57,10 +57,8 @@ export class NodeManager {
     const removals: Promise<void>[] = [];
     for (const [key, node] of this.#nodes) {
       const w = want.get(key);
-      const wanted = w !== undefined && sameNode(w.spec, node.spec) && node.state !== "error";
-      if (wanted && (w.spec.desired ?? "running") === "running") {
-        if (node.state !== "stopped") continue;
-      } else if (wanted && node.state === "stopped") {
+      // kept when it matches and is already up (or coming up) if it should run, stopped if it should not
+      if (w && sameNode(w.spec, node.spec) && node.state !== "error" && (node.state === "stopped") !== shouldRun(w.spec)) {
         node.spec = w.spec;
         continue;
       }
@@ -70,7 +68,7 @@ export class NodeManager {
     await Promise.all(removals);
     for (const [key, w] of want) {
       // a stopped node has nothing on the host; it is kept only to report its state
-      if (!this.#nodes.has(key) && w.spec.desired !== undefined && w.spec.desired !== "running") {
+      if (!this.#nodes.has(key) && !shouldRun(w.spec)) {
         this.#nodes.set(key, { namespace: w.namespace, spec: w.spec, state: "stopped" });
       }
     }
@@ -163,6 +161,10 @@ export class NodeManager {
     }
     if (node.netns) await (graceMs > 0 ? stopNetns(node.netns, graceMs) : deleteNetns(node.netns));
   }
+}
+
+function shouldRun(spec: NodeSpec): boolean {
+  return (spec.desired ?? "running") === "running";
 }
 
 function sameNode(a: NodeSpec, b: NodeSpec): boolean {
