@@ -1,6 +1,7 @@
 /** Process lifecycle helpers shared by the long-running commands: signals, pid files, token banners. */
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import { alive } from "../agent/sys/run.ts";
 
 export function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -51,14 +52,7 @@ export function removePid(stateDir: string): void {
   rmSync(pidFile(stateDir), { force: true });
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { alive };
 
 /** The argv that starts this same program again (the compiled binary, or bun with the entry script). */
 export function selfArgv(): string[] {

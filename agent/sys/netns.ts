@@ -5,7 +5,7 @@
  * it into a node starts with `nmt`: cleanup finds leftovers by these prefixes.
  */
 import { readdirSync, existsSync, statfsSync } from "node:fs";
-import { mustRun, run } from "./run.ts";
+import { alive, mustRun, run } from "./run.ts";
 
 export const NETNS_PREFIX = "nm:";
 export const TUN_PREFIX = "nmt";
@@ -73,15 +73,6 @@ function signal(pid: number, sig: NodeJS.Signals): void {
     process.kill(pid, sig);
   } catch {
     // already gone
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -61,3 +61,13 @@ export async function mustRun(argv: string[], opts: RunOptions = {}): Promise<st
   if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr.trim() || `exit ${r.exitCode}`}`);
   return r.stdout;
 }
+
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
