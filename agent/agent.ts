@@ -111,10 +111,16 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
   const execs = new ExecRunner({ send, log: (l) => log(`exec: ${l}`) });
 
   const apply = async (desired: NamespaceState[], peers: Peer[]) => {
-    await nodes.reconcile(desired, opts.name);
-    // the quic worker numbers peers as the tables do; it dials their quic ports
+    // the quic worker numbers peers as the tables do (so it gets them with any tables); it dials their quic ports
     quicPeers = peers.map((p) => ({ ...p, port: p.quicPort ?? p.port }));
-    if (quicStarted) quic.setPeers(quicPeers);
+    const usePeers = () => quicStarted && quic.setPeers(quicPeers);
+    // nodes being removed leave the dataplane's tables before their TUNs are closed
+    await nodes.reconcile(desired, opts.name, async () => {
+      usePeers();
+      tables = compileTables(desired, nodes.interfaces(), opts.name, peers, offload);
+      await dataplane.setTables(tables);
+    });
+    usePeers();
     const next = compileTables(desired, nodes.interfaces(), opts.name, peers, offload);
     if (tables && sameStructure(tables, next)) {
       const updates = next.dirShaping
@@ -122,7 +128,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         .filter(({ dir, shaping }) => JSON.stringify(shaping) !== JSON.stringify(tables!.dirShaping[dir]));
       dataplane.reshape(updates);
     } else {
-      dataplane.setTables(next);
+      await dataplane.setTables(next);
     }
     tables = next;
     dataplane.setCaptures(captureFiles.reconcile(desired));

@@ -48,13 +48,18 @@ export class NodeManager {
 
   constructor(private readonly opts: NodeManagerOptions) {}
 
-  /** Brings this host's nodes to what `desired` says, for the nodes placed on `host`. */
-  async reconcile(desired: NamespaceState[], host: string): Promise<void> {
+  /**
+   * Brings this host's nodes to what `desired` says, for the nodes placed on `host`.
+   * Before closing the TUN of a node it removes, it awaits `release`, which must
+   * stop the dataplane using every TUN `interfaces()` no longer lists: a closed
+   * descriptor's number is reused by the next thing the agent opens.
+   */
+  async reconcile(desired: NamespaceState[], host: string, release?: () => Promise<void>): Promise<void> {
     const want = new Map<string, { namespace: string; spec: NodeSpec }>();
     for (const ns of desired) {
       for (const spec of ns.nodes) if (spec.host === host) want.set(`${ns.name}/${spec.name}`, { namespace: ns.name, spec });
     }
-    const removals: Promise<void>[] = [];
+    const removed: { node: LocalNode; graceMs: number }[] = [];
     for (const [key, node] of this.#nodes) {
       const w = want.get(key);
       // kept when it matches and is already up (or coming up) if it should run, stopped if it should not
@@ -63,9 +68,10 @@ export class NodeManager {
         continue;
       }
       this.#nodes.delete(key);
-      removals.push(this.#destroy(node, w?.spec.desired === "stopped" ? STOP_GRACE_MS : 0));
+      removed.push({ node, graceMs: w?.spec.desired === "stopped" ? STOP_GRACE_MS : 0 });
     }
-    await Promise.all(removals);
+    if (release && removed.some((r) => r.node.tun)) await release();
+    await Promise.all(removed.map((r) => this.#destroy(r.node, r.graceMs)));
     for (const [key, w] of want) {
       // a stopped node has nothing on the host; it is kept only to report its state
       if (!this.#nodes.has(key) && !shouldRun(w.spec)) {

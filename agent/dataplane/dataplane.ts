@@ -25,6 +25,9 @@ export interface DataplaneOptions {
   onCaptureClosed?: (capture: CaptureCount) => void;
 }
 
+/** how long setTables waits for the worker before assuming it is gone */
+const TABLES_ACK_MS = 5000;
+
 export type CountersReport = Extract<FromWorker, { type: "counters" }>;
 
 /**
@@ -43,6 +46,8 @@ export class Dataplane {
   #wake = new BigUint64Array([1n]);
   #latest: CountersReport | undefined;
   #stopped: (() => void) | undefined;
+  #tablesId = 0;
+  #tablesWaiters = new Map<number, () => void>();
   /** the tcp transport's port once started (0 without one) */
   port = 0;
 
@@ -58,6 +63,7 @@ export class Dataplane {
       (msg) => {
         if (msg.type === "counters") this.#latest = msg;
         else if (msg.type === "captureClosed") this.opts.onCaptureClosed?.(msg.capture);
+        else if (msg.type === "tablesApplied") this.#applied(msg.id);
         else if (msg.type === "stopped") this.#stopped?.();
       },
       (message) => this.opts.onError?.(message),
@@ -79,8 +85,35 @@ export class Dataplane {
     }
   }
 
-  setTables(tables: DataplaneTables): void {
-    this.#send({ type: "tables", tables });
+  /**
+   * Installs new tables; resolves once the worker runs on them, after which it
+   * no longer reads or writes the TUN descriptors only the old tables held. A
+   * TUN must not be closed before that: its descriptor number could be reused
+   * at once by anything the agent opens, and the worker would read and write it.
+   */
+  setTables(tables: DataplaneTables): Promise<void> {
+    const id = ++this.#tablesId;
+    const applied = new Promise<void>((resolve) => {
+      if (!this.#worker) return resolve();
+      this.#tablesWaiters.set(id, resolve);
+      // a worker that stopped answering has stopped touching descriptors too
+      const timer = setTimeout(() => {
+        if (this.#tablesWaiters.delete(id)) this.opts.onError?.(`tables ${id} were not acknowledged within ${TABLES_ACK_MS} ms`);
+        resolve();
+      }, TABLES_ACK_MS);
+      timer.unref?.();
+    });
+    this.#send({ type: "tables", id, tables });
+    return applied;
+  }
+
+  #applied(id: number): void {
+    // tables apply in order: an acknowledgement also covers every earlier id
+    for (const [waiting, resolve] of this.#tablesWaiters) {
+      if (waiting > id) continue;
+      this.#tablesWaiters.delete(waiting);
+      resolve();
+    }
   }
 
   reshape(updates: { dir: number; shaping: Shaping }[]): void {
@@ -108,6 +141,8 @@ export class Dataplane {
     sys.write(this.#wakeFd, this.#wake, 8);
     await done;
     worker.terminate();
+    for (const resolve of this.#tablesWaiters.values()) resolve();
+    this.#tablesWaiters.clear();
     closeFd(this.#wakeFd);
     this.#wakeFd = -1;
   }

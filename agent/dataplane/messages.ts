@@ -18,8 +18,12 @@ export type ToWorker =
       /** the quic worker's rings: frames out (u32 peer + frame) and in (u32 peer + frame), and its wake eventfd */
       quic?: { out: SharedArrayBuffer; in: SharedArrayBuffer; inWakeFd: number };
     }
-  /** replace every table; packets queued under the old tables are dropped */
-  | { type: "tables"; tables: DataplaneTables }
+  /**
+   * replace every table; packets queued under the old tables are dropped. The
+   * worker answers `tablesApplied` with the same id: from then on it no longer
+   * touches descriptors the old tables held, so they may be closed.
+   */
+  | { type: "tables"; id: number; tables: DataplaneTables }
   /** change shaping of existing link directions in place, keeping their queues */
   | { type: "shape"; updates: { dir: number; shaping: Shaping }[] }
   /** every capture to run; running ones left out are flushed and their files closed */
@@ -58,6 +62,7 @@ export interface CaptureCount {
 export type FromWorker =
   /** port: where the tcp transport listens (0 without one) */
   | { type: "ready"; port: number }
+  | { type: "tablesApplied"; id: number }
   | { type: "counters"; dirs: DirectionCounters[]; drops: Record<string, number>; poolInUse: number; captures: CaptureCount[] }
   /** a capture left the set: its last records are written and its file closed */
   | { type: "captureClosed"; capture: CaptureCount }

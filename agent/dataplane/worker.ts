@@ -415,6 +415,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       }
       case "tables":
         setTables(msg.tables);
+        post({ type: "tablesApplied", id: msg.id });
         schedule();
         break;
       case "captures": {
