@@ -30,14 +30,14 @@ export function writeHeader(dv: DataView, off: number, kind: number, len: number
   dv.setInt32(off + 20, route, true);
 }
 
-/** FNV-1a of a namespace's name: every agent derives the same id with no coordination. */
+/** FNV-1a of a namespace's name: every agent derives the same id with no coordination. Never 0: that id carries probes (latency.ts). */
 export function namespaceId(name: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) {
     h ^= name.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return h >>> 0;
+  return h >>> 0 || 1;
 }
 
 /** Receives packets that arrive from other agents. */

@@ -163,6 +163,12 @@ export class TcpTransport {
     if (revents & (POLLIN | 0x8 | 0x10)) this.#receive(c, now);
   }
 
+  /** Whether a frame for `peer` would go out now (its connection is up and introduced). */
+  connected(peer: number): boolean {
+    const c = this.#peerConn[peer];
+    return c !== undefined && !c.connecting && c.peer >= 0;
+  }
+
   /** Sends the packet in `slot` to peer `peer` and frees the slot. */
   send(peer: number, slot: number, ns: number, dir: number, dst: number, route: number, now: number): void {
     const c = this.#peerConn[peer];

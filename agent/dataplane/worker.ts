@@ -14,6 +14,8 @@ import { PacketPool, LARGE_SLOT, SMALL_SLOT } from "./pool.ts";
 import { TcpTransport, type Conn } from "./transport-tcp.ts";
 import { UdpTransport } from "./transport-udp.ts";
 import { TRANSPORT_CODES, type DataplaneTables } from "./tables.ts";
+import { PROBE_LEN, PROBE_NS, TransportLatency } from "./latency.ts";
+import type { Shaping } from "../../protocol/state.ts";
 import { FRAME_HEADER, KIND_PACKET, writeHeader, type FrameSink } from "./frame.ts";
 import { RingReader, RingWriter } from "./ring.ts";
 import { CaptureSet } from "./captures.ts";
@@ -40,6 +42,18 @@ const K_QUIC = 5;
 const QUIC_BATCH = 256;
 // how long a quic wake-up waits for its frame: the quic worker rings before it decrypts (~0.1 ms on an idle machine)
 const QUIC_LEAD_NS = 300_000;
+// ppoll's timeout fires late by what waking an idle core costs: ~20 us after 0.1 ms
+// asleep, ~80 us (up to ~170) after 10 ms on this machine's VM. A delayed packet
+// would leave that late on every link, so the worker wakes early by about that
+// much and spins out the rest; the lead grows with the sleep, like the lateness.
+const TIMER_LEAD_MIN_NS = 30_000;
+const TIMER_LEAD_MAX_NS = 200_000;
+
+/** How early to wake for a deadline `wait` ns away (the rest is spun). */
+function timerLead(wait: number): number {
+  const lead = TIMER_LEAD_MIN_NS + wait / 50;
+  return lead > TIMER_LEAD_MAX_NS ? TIMER_LEAD_MAX_NS : lead;
+}
 
 let pool: PacketPool | undefined;
 let fwd: Forwarder | undefined;
@@ -115,10 +129,40 @@ const egress: Egress = {
   },
 };
 
-// packets from peers go to whichever forwarder is current
+// how long frames take to each peer, which cross-host links' delays are shortened by
+const latency = new TransportLatency({
+  send(transport: number, peer: number, dir: number, fill: (payload: DataView) => void): void {
+    const p = pool!;
+    const slot = p.alloc(false);
+    if (slot < 0) return;
+    const payload = new DataView(p.mem.buffer, p.mem.byteOffset + p.offset[slot], PROBE_LEN);
+    for (let i = 0; i < PROBE_LEN; i += 4) payload.setUint32(i, 0);
+    fill(payload);
+    p.len[slot] = PROBE_LEN;
+    egress.toPeer(transport, peer, slot, PROBE_NS, dir, 0, -1);
+  },
+  reshape(dir: number, shaping: Shaping): void {
+    fwd?.reshape(Bun.nanoseconds(), dir, shaping);
+  },
+  log(line: string): void {
+    post({ type: "error", message: line });
+  },
+});
+
+function canProbe(transport: number, peer: number): boolean {
+  if (transport === TRANSPORT_CODES.tcp) return tcp !== undefined && tcp.connected(peer);
+  if (transport === TRANSPORT_CODES.udp) return udp !== undefined;
+  return quicOut !== undefined;
+}
+
+// packets from peers go to whichever forwarder is current; probes to the latency tracker
 const sink: FrameSink = {
   fromPeer(now: number, slot: number, ns: number, dir: number, dst: number, route: number): void {
-    if (fwd) fwd.fromPeer(now, slot, ns, dir, dst, route);
+    if (ns === PROBE_NS) {
+      const p = pool!;
+      latency.onProbe(now, dir, new DataView(p.mem.buffer, p.mem.byteOffset + p.offset[slot], p.len[slot]));
+      p.free(slot);
+    } else if (fwd) fwd.fromPeer(now, slot, ns, dir, dst, route);
     else pool!.free(slot);
   },
 };
@@ -133,6 +177,7 @@ function setTables(tables: DataplaneTables): void {
     for (let g = 0; g < readSlot.length; g++) if (readSlot[g] >= 0) pool!.free(readSlot[g]);
   }
   fwd = new Forwarder(tables, pool!, egress, seed);
+  latency.setTables(tables);
   fwd.setCaptures(captures.bind(tables.nodeKeys, tables.dirKeys));
   readSlot = new Int32Array(tables.nodeKeys.length).fill(-1);
   deadTun = new Uint8Array(tables.nodeKeys.length);
@@ -277,7 +322,13 @@ function waitAndRead(now: number): boolean {
   let deadline = f.nextDeadline();
   // the tcp transport's next redial (a refused or lost connection to a peer this agent calls)
   if (tcp && tcp.nextDialAt < deadline) deadline = tcp.nextDialAt;
+  if (latency.nextProbe < deadline) deadline = latency.nextProbe;
   let wait = deadline === Infinity ? MAX_WAIT_NS : deadline - now;
+  // a timer of the shaper or transports: wake early and spin (ppoll with no wait) to it
+  if (wait <= MAX_WAIT_NS && wait > 0) {
+    const lead = timerLead(wait);
+    wait = wait > lead ? wait - lead : 0;
+  }
   if (wait > MAX_WAIT_NS) wait = MAX_WAIT_NS;
   if (wait > nextReport - now) wait = nextReport - now;
   if (wait < 0) wait = 0;
@@ -334,6 +385,7 @@ function tick(): void {
     let now = Bun.nanoseconds();
     fwd.releaseDue(now);
     if (tcp && now >= tcp.nextDialAt) tcp.dialDue(now);
+    if (now >= latency.nextProbe) latency.probe(Bun.nanoseconds(), canProbe);
     if (now >= nextReport) {
       report();
       nextReport = now + REPORT_NS;
@@ -426,7 +478,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       }
       case "shape": {
         const now = Bun.nanoseconds();
-        for (const u of msg.updates) fwd?.reshape(now, u.dir, u.shaping);
+        for (const u of msg.updates) fwd?.reshape(now, u.dir, latency.configure(u.dir, u.shaping));
         schedule();
         break;
       }

@@ -24,6 +24,7 @@ import { ptr } from "bun:ffi";
 import type { Config, Header } from "@matrixai/quic/native/types.js";
 import type { Peer, TlsBundle } from "../../protocol/wire.ts";
 import { FRAME_HEADER, FRAME_MAGIC } from "../dataplane/frame.ts";
+import { PROBE_NS } from "../dataplane/latency.ts";
 import { RingReader, RingWriter } from "../dataplane/ring.ts";
 import { POLLIN, sys } from "../sys/libc.ts";
 import { CID_LEN, keyOf, makeConfig, newConnectionId, QuicConn, quiche } from "./conn.ts";
@@ -277,7 +278,8 @@ function drainOut(): void {
     } else {
       const link = byIndex[v.getUint32(at, true)];
       if (!link || !link.ready) {
-        drops.no_peer++;
+        // a latency probe (namespace 0) finding the link down is not a lost packet
+        if (v.getUint32(at + 12, true) !== PROBE_NS) drops.no_peer++;
       } else {
         if (!link.room(n - 4)) {
           link.flush();

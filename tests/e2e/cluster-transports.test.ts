@@ -71,17 +71,15 @@ describe.skipIf(netnsUnavailable !== undefined)("links across hosts", () => {
       expect(bps).toBeLessThanOrEqual(100e6);
     }, 60_000);
 
-    if (transport === "quic") {
-      // measured 41.0-42.2 ms (mean 41.7 over 7 runs; udp 40.5-41.3 in the same runs): each
-      // crossing still passes two thread hand-offs (dataplane -> quic worker -> dataplane) and
-      // quiche's work on a core that slept, about 0.2 ms more than udp, so the average left
-      // 40 +- 2 ms in 3 of those 7 runs; open until quic runs in the dataplane's own thread
-      test.todo("quic: a 3-node line over 3 hosts with 10 ms per link has a 40 ms RTT");
-    } else test(`${transport}: a 3-node line over 3 hosts with 10 ms per link has a 40 ms RTT`, async () => {
+    // Each crossing between hosts (through the transport's threads and sockets) would add
+    // 0.1-0.45 ms to a link's delay; the dataplane probes it and shapes crossing links that much
+    // shorter (agent/dataplane/latency.ts). Without that, quic measured 41.0-42.5 ms here.
+    // The estimate is the fastest probe, so a single ping may come a little under 40.
+    test(`${transport}: a 3-node line over 3 hosts with 10 ms per link has a 40 ms RTT`, async () => {
       const p = ping((await exec(transport, "d1", ["ping", "-c", "20", "-i", "0.05", "10.0.0.5"])).stdout);
       console.log(`${transport}: line RTT min ${p.min} avg ${p.avg} ms`);
       expect(p.received).toBe(20);
-      expect(p.min).toBeGreaterThanOrEqual(40);
+      expect(p.min).toBeGreaterThanOrEqual(39.5);
       expect(Math.abs(p.avg - 40)).toBeLessThanOrEqual(2);
     }, 30_000);
 
