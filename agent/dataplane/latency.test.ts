@@ -63,7 +63,18 @@ function pair(transport: "tcp" | "udp" | "quic") {
   const y = new TransportLatency(hooks("y", ty.dirKeys));
   x.setTables(tx);
   y.setTables(ty);
-  return { x, y, tx, reshaped, logs, queue };
+  const trackers = { x, y };
+  /** `from` probes at `now`; each crossing takes `oneWayNs`. */
+  const round = (from: "x" | "y", now: number, oneWayNs: number) => {
+    const to = from === "x" ? "y" : "x";
+    trackers[from].probe(now, () => true);
+    const req = queue.shift()!;
+    trackers[to].onProbe(now + oneWayNs, req.sent.dir, req.sent.payload);
+    const reply = queue.shift()!;
+    expect(reply.to).toBe(from);
+    trackers[from].onProbe(now + 2 * oneWayNs, reply.sent.dir, reply.sent.payload);
+  };
+  return { x, y, tx, reshaped, logs, queue, round };
 }
 
 describe("compensate", () => {
@@ -77,20 +88,12 @@ describe("compensate", () => {
 
 describe("TransportLatency", () => {
   test("probes each peer over the namespace's transport; the echo shortens only the directions crossing there", () => {
-    const { x, y, tx, reshaped, logs, queue } = pair("quic");
+    const { x, tx, reshaped, logs, queue, round } = pair("quic");
+    x.probe(0, () => true);
+    expect(queue.map((q) => q.sent.transport)).toEqual([TRANSPORT_CODES.quic]);
+    queue.length = 0;
     // settle: rounds of probes, each crossing taking 0.3 ms, or 0.2 ms in one round
-    for (let round = 0; round < PROBES_TO_SETTLE + 2; round++) {
-      const now = round * 100 * MS;
-      const oneWay = round === 3 ? 0.2 * MS : 0.3 * MS;
-      x.probe(now, () => true);
-      expect(queue.length).toBe(1);
-      expect(queue[0]!.sent.transport).toBe(TRANSPORT_CODES.quic);
-      const req = queue.shift()!;
-      y.onProbe(now + oneWay, req.sent.dir, req.sent.payload);
-      const reply = queue.shift()!;
-      expect(reply.to).toBe("x");
-      x.onProbe(now + 2 * oneWay, reply.sent.dir, reply.sent.payload);
-    }
+    for (let i = 1; i <= PROBES_TO_SETTLE + 2; i++) round("x", i * 100 * MS, i === 3 ? 0.2 * MS : 0.3 * MS);
     expect(x.oneWay("y", "quic")).toBeCloseTo(0.2 * MS, -2);
     // b -> c crosses to y: 10 ms less the fastest crossing; a <-> b stays on x and is never touched
     expect(reshaped.get("default/b:c/ab")).toBeCloseTo(0.01 - 0.0002, 6);
@@ -102,39 +105,19 @@ describe("TransportLatency", () => {
   });
 
   test("until enough round trips came back, and when the transport is not up, nothing changes", () => {
-    const { x, y, reshaped, queue } = pair("tcp");
+    const { x, reshaped, queue, round } = pair("tcp");
     x.probe(0, () => false);
     expect(queue).toEqual([]);
-    for (let round = 1; round < PROBES_TO_SETTLE; round++) {
-      x.probe(round * 100 * MS, () => true);
-      const req = queue.shift()!;
-      y.onProbe(0, req.sent.dir, req.sent.payload);
-      const reply = queue.shift()!;
-      x.onProbe(round * 100 * MS + MS, reply.sent.dir, reply.sent.payload);
-    }
+    for (let i = 1; i < PROBES_TO_SETTLE; i++) round("x", i * 100 * MS, 0.5 * MS);
     expect(reshaped.size).toBe(0);
     expect(x.oneWay("y", "tcp")).toBe(0);
   });
 
   test("a configured delay shorter than the crossing gets none of its own, with one warning naming the link", () => {
-    const { x, y, reshaped, logs, queue } = pair("udp");
-    for (let round = 0; round < PROBES_TO_SETTLE; round++) {
-      const now = round * 100 * MS;
-      x.probe(now, () => true);
-      const req = queue.shift()!;
-      y.onProbe(now, req.sent.dir, req.sent.payload);
-      const reply = queue.shift()!;
-      x.onProbe(now + MS, reply.sent.dir, reply.sent.payload);
-    }
+    const { reshaped, logs, round } = pair("udp");
     // at y, c -> b (0.1 ms) crosses to x, which takes 0.5 ms: y shortens it to nothing
-    for (let round = 0; round < PROBES_TO_SETTLE; round++) {
-      const now = round * 100 * MS;
-      y.probe(now, () => true);
-      const req = queue.shift()!;
-      x.onProbe(now, req.sent.dir, req.sent.payload);
-      const reply = queue.shift()!;
-      y.onProbe(now + MS, reply.sent.dir, reply.sent.payload);
-    }
+    for (let i = 0; i < PROBES_TO_SETTLE; i++) round("x", i * 100 * MS, 0.5 * MS);
+    for (let i = 0; i < PROBES_TO_SETTLE; i++) round("y", i * 100 * MS, 0.5 * MS);
     expect(reshaped.get("default/b:c/ab")).toBeCloseTo(0.0095, 6);
     const warnings = logs.filter((l) => l.includes("alone takes"));
     expect(warnings).toEqual(["y: link default/b:c/ba: 0.100 ms configured, but crossing to x over udp alone takes 0.500 ms"]);
