@@ -1,0 +1,262 @@
+/**
+ * The two ends of one user-space flow over the WASM TCP stack (wasm/stack.ts).
+ *
+ * The sender writes a byte stream of a fixed size (or for a fixed time),
+ * paced to `rate` when one is set, then half-closes; it is finished when the
+ * peer has acknowledged every byte, which is the flow's completion time as
+ * the sender sees it. The receiver counts what arrives and hashes it, so the
+ * two ends can show that exactly the bytes sent were delivered (the sender
+ * hashes what it wrote). Both keep a bounded series of throughput samples.
+ *
+ * Times are milliseconds on the owner's clock, the one its stacks tick on.
+ * Nothing here sets a timer: the owner calls `pump(now)` when a stack ticks
+ * and when `nextDeadline` comes.
+ */
+import { createHash, type Hash } from "node:crypto";
+import type { TcpSocket } from "../../wasm/stack.ts";
+
+/** What a flow's sender is asked to do. */
+export interface FlowSpec {
+  /** bytes to send; or, without it, send for `seconds` */
+  bytes?: number;
+  seconds?: number;
+  /** bits per second the sender keeps to, at most (none: as fast as TCP goes) */
+  rate?: number;
+  /**
+   * bytes in flight at most. The agent sets it to what the route can hold: its
+   * bandwidth-delay product plus its bottleneck's queue (windowFor). lwIP 2.1
+   * does not use the SACKs it receives, so a slow start that overflows a queue
+   * by hundreds of packets is repaired one segment per round trip, with
+   * timeouts between; a window the path can hold never overflows it alone.
+   */
+  window?: number;
+}
+
+/** The window for a route: `bandwidth` bit/s at its bottleneck, `rttMs` of propagation, a `queue` of packets there. */
+export function windowFor(bandwidth: number, rttMs: number, queue: number, mss = 1460): number {
+  if (bandwidth <= 0) return Infinity;
+  // half the queue: the window counts bytes not yet acknowledged, which also sit in the
+  // delay lines both ways; a full queue's worth on top would overflow it by a few segments
+  return Math.ceil((bandwidth / 8) * (rttMs / 1000)) + Math.floor(queue / 2) * mss;
+}
+
+export type FlowState = "pending" | "running" | "finished" | "failed";
+
+/** One point of a flow's throughput over time: bits per second over the sample ending at `at`. */
+export interface ThroughputSample {
+  at: number;
+  bps: number;
+}
+
+export interface FlowReport {
+  state: FlowState;
+  /** sender: bytes acknowledged; receiver: bytes received */
+  bytes: number;
+  retransmits: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** hex sha256 of the stream: written (sender) or received (receiver); once finished */
+  sha256?: string;
+  error?: string;
+  samples: ThroughputSample[];
+}
+
+/** a paced sender writes once its rate allows a full segment, so pacing never makes small segments */
+const PACING_QUANTUM = 1460;
+const CHUNK = 64 * 1024;
+/** a throughput sample covers this long */
+export const SAMPLE_MS = 100;
+/** samples kept per flow: the last minute at SAMPLE_MS */
+export const MAX_SAMPLES = 600;
+
+/** The payload both ends agree on without sending it twice: a fixed pseudo-random 64 KB block, repeated. */
+const PATTERN = (() => {
+  const block = new Uint8Array(CHUNK);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < block.length; i++) {
+    // xorshift32: fast, and not a run of zeros a compressing path could flatter
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    block[i] = x & 0xff;
+  }
+  return block;
+})();
+
+/** Samples throughput from a byte counter that only grows. */
+class Sampler {
+  readonly samples: ThroughputSample[] = [];
+  #at: number;
+  #bytes = 0;
+
+  constructor(now: number) {
+    this.#at = now;
+  }
+
+  update(now: number, bytes: number): void {
+    if (now - this.#at < SAMPLE_MS) return;
+    this.samples.push({ at: now, bps: ((bytes - this.#bytes) * 8 * 1000) / (now - this.#at) });
+    if (this.samples.length > MAX_SAMPLES) this.samples.shift();
+    this.#at = now;
+    this.#bytes = bytes;
+  }
+}
+
+export class FlowSender {
+  #state: FlowState = "pending";
+  #written = 0;
+  #acked = 0;
+  #error: string | undefined;
+  #startedAt: number;
+  #finishedAt: number | undefined;
+  #stopAt: number;
+  #total: number;
+  #ended = false;
+  #hash: Hash = createHash("sha256");
+  #digest: string | undefined;
+  #sampler: Sampler;
+
+  constructor(
+    private readonly socket: TcpSocket,
+    private readonly spec: FlowSpec,
+    now: number,
+  ) {
+    if (spec.bytes === undefined && spec.seconds === undefined) throw new RangeError("a flow needs bytes or seconds");
+    this.#startedAt = now;
+    this.#total = spec.bytes ?? Infinity;
+    this.#stopAt = spec.seconds === undefined ? Infinity : now + spec.seconds * 1000;
+    this.#sampler = new Sampler(now);
+    if (spec.window !== undefined && Number.isFinite(spec.window)) socket.setSendBuffer(spec.window);
+    socket.onConnect = () => {
+      if (this.#state === "pending") this.#state = "running";
+    };
+    socket.onWritable = () => this.#write(this.#lastNow);
+    socket.onClose = (reason) => {
+      if (this.#state === "finished") return;
+      this.#finish(this.#lastNow);
+      if (this.#acked < this.#written || !this.#ended) {
+        this.#state = "failed";
+        this.#error = `the connection ${reason === "closed" ? "closed" : `ended: ${reason}`} after ${this.#acked} of ${this.#written} bytes were acknowledged`;
+      }
+    };
+  }
+
+  #lastNow = 0;
+
+  /** Writes what pacing and the send buffer allow; notes acknowledgements. Call after every tick of the stack. */
+  pump(now: number): void {
+    this.#lastNow = now;
+    if (this.#state === "finished" || this.#state === "failed") return;
+    if (this.socket.state !== "closed") this.#acked = this.socket.stats().bytesAcked;
+    this.#sampler.update(now, this.#acked);
+    this.#write(now);
+    if (this.#ended && this.#acked >= this.#written) this.#finish(now);
+  }
+
+  /** When pacing lets the next bytes go (Infinity: whenever the socket has room). */
+  get nextDeadline(): number {
+    const rate = this.spec.rate;
+    if (!rate || this.#ended || this.#state !== "running") return Infinity;
+    const due = this.#startedAt + (((this.#written + PACING_QUANTUM) * 8) / rate) * 1000;
+    return due > this.#lastNow ? due : this.#lastNow;
+  }
+
+  #write(now: number): void {
+    if (this.#ended || this.socket.state === "closed") return;
+    if (now >= this.#stopAt) this.#total = this.#written;
+    let budget = this.#total - this.#written;
+    if (this.spec.rate) {
+      const allowed = Math.floor(((now - this.#startedAt) / 1000) * (this.spec.rate / 8)) - this.#written;
+      if (allowed < budget) budget = allowed < PACING_QUANTUM ? 0 : allowed;
+    }
+    while (budget > 0) {
+      const off = this.#written % CHUNK;
+      const len = Math.min(budget, CHUNK - off);
+      const chunk = PATTERN.subarray(off, off + len);
+      const n = this.socket.write(chunk);
+      if (n > 0) this.#hash.update(chunk.subarray(0, n));
+      this.#written += n;
+      budget -= n;
+      if (n < len) return;
+    }
+    if (this.#written >= this.#total) {
+      this.#ended = true;
+      this.socket.end();
+    }
+  }
+
+  #finish(now: number): void {
+    this.#finishedAt = now;
+    this.#state = "finished";
+    this.#digest = this.#hash.digest("hex");
+  }
+
+  report(): FlowReport {
+    return {
+      state: this.#state,
+      bytes: this.#acked,
+      retransmits: this.socket.stats().retransmits,
+      startedAt: this.#startedAt,
+      ...(this.#finishedAt !== undefined ? { finishedAt: this.#finishedAt } : {}),
+      ...(this.#digest ? { sha256: this.#digest } : {}),
+      ...(this.#error ? { error: this.#error } : {}),
+      samples: this.#sampler.samples,
+    };
+  }
+}
+
+/** The receiving end: counts and hashes the stream until the sender half-closes, then closes. */
+export class FlowReceiver {
+  #state: FlowState = "running";
+  #bytes = 0;
+  #hash: Hash = createHash("sha256");
+  #digest: string | undefined;
+  #startedAt: number;
+  #finishedAt: number | undefined;
+  #error: string | undefined;
+  #sampler: Sampler;
+  #now: number;
+
+  constructor(
+    private readonly socket: TcpSocket,
+    now: number,
+  ) {
+    this.#startedAt = now;
+    this.#now = now;
+    this.#sampler = new Sampler(now);
+    socket.onData = (memory, offset, length) => {
+      this.#hash.update(memory.subarray(offset, offset + length));
+      this.#bytes += length;
+    };
+    socket.onEnd = () => {
+      this.#finishedAt = this.#now;
+      this.#state = "finished";
+      this.#digest = this.#hash.digest("hex");
+      socket.close();
+    };
+    socket.onClose = (reason) => {
+      if (this.#state === "finished") return;
+      this.#state = "failed";
+      this.#error = `the connection ended (${reason}) after ${this.#bytes} bytes, before the sender finished`;
+    };
+  }
+
+  /** Call after every tick of the stack: the time stamps the end and the samples. */
+  pump(now: number): void {
+    this.#now = now;
+    this.#sampler.update(now, this.#bytes);
+  }
+
+  report(): FlowReport {
+    return {
+      state: this.#state,
+      bytes: this.#bytes,
+      retransmits: 0,
+      startedAt: this.#startedAt,
+      ...(this.#finishedAt !== undefined ? { finishedAt: this.#finishedAt } : {}),
+      ...(this.#digest ? { sha256: this.#digest } : {}),
+      ...(this.#error ? { error: this.#error } : {}),
+      samples: this.#sampler.samples,
+    };
+  }
+}
