@@ -14,6 +14,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import type { TcpSocket } from "../../wasm/stack.ts";
+import type { FlowState, ThroughputSample } from "../../protocol/flow.ts";
 
 /** What a flow's sender is asked to do. */
 export interface FlowSpec {
@@ -40,13 +41,6 @@ export function windowFor(bandwidth: number, rttMs: number, queue: number, mss =
   return Math.ceil((bandwidth / 8) * (rttMs / 1000)) + Math.floor(queue / 2) * mss;
 }
 
-export type FlowState = "pending" | "running" | "finished" | "failed";
-
-/** One point of a flow's throughput over time: bits per second over the sample ending at `at`. */
-export interface ThroughputSample {
-  at: number;
-  bps: number;
-}
 
 export interface FlowReport {
   state: FlowState;
@@ -83,19 +77,21 @@ const PATTERN = (() => {
   return block;
 })();
 
-/** Samples throughput from a byte counter that only grows. */
+/** Samples throughput from a byte counter that only grows; `at` counts from the flow's start. */
 class Sampler {
   readonly samples: ThroughputSample[] = [];
+  readonly #origin: number;
   #at: number;
   #bytes = 0;
 
   constructor(now: number) {
+    this.#origin = now;
     this.#at = now;
   }
 
   update(now: number, bytes: number): void {
     if (now - this.#at < SAMPLE_MS) return;
-    this.samples.push({ at: now, bps: ((bytes - this.#bytes) * 8 * 1000) / (now - this.#at) });
+    this.samples.push({ at: now - this.#origin, bps: ((bytes - this.#bytes) * 8 * 1000) / (now - this.#at) });
     if (this.samples.length > MAX_SAMPLES) this.samples.shift();
     this.#at = now;
     this.#bytes = bytes;
