@@ -45,13 +45,24 @@ export interface LatencyHooks {
   log(line: string): void;
 }
 
+/** What is known of the crossing to one peer over one transport; kept across tables. */
 interface Path {
+  /** "peer over transport", for the log */
+  name: string;
   /** the recent round trips (ns), a ring of PROBE_WINDOW */
   rtts: Float64Array;
   count: number;
-  /** the one-way time the shapers use now (ns), 0 before any probe came back */
+  /** the one-way time the shapers use now (ns), 0 before enough probes came back */
   oneWay: number;
   reported: boolean;
+}
+
+/** A path as the current tables use it: the peer's index, the transport's code, the directions crossing there. */
+interface Route {
+  path: Path;
+  peer: number;
+  transport: number;
+  dirs: number[];
 }
 
 /** Shortens a direction's delay by the crossing it also takes (one-way, ns); never below zero. */
@@ -64,11 +75,13 @@ export class TransportLatency {
   /** by "peer name/transport": estimates outlive tables, since peers and transports usually stay */
   #paths = new Map<string, Path>();
   #tables: DataplaneTables | undefined;
-  #peerByHash = new Map<number, number>();
   #myHash = 0;
-  /** direction -> index into #dirPath of the path it crosses to, or -1 (it stays on this host) */
-  #dirPath = new Int32Array(0);
-  #pathKeys: string[] = [];
+  /** the paths the current tables cross to; a reply finds its route by peer and transport */
+  #routes: Route[] = [];
+  #routeOf = new Map<number, Route>();
+  #peerByHash = new Map<number, number>();
+  /** direction -> the route it crosses to (undefined: it stays on this host) */
+  #dirRoute: (Route | undefined)[] = [];
   /** the shaping each direction was configured with, before compensation */
   #configured: Shaping[] = [];
   #warned = new Set<string>();
@@ -82,40 +95,45 @@ export class TransportLatency {
     this.#myHash = namespaceId(tables.me);
     this.#peerByHash = new Map(tables.peers.map((p, i) => [namespaceId(p.name), i]));
     this.#configured = tables.dirShaping.slice();
-    this.#pathKeys = [];
-    const index = new Map<string, number>();
-    this.#dirPath = new Int32Array(tables.dirKeys.length).fill(-1);
+    const byKey = new Map<string, Route>();
+    this.#dirRoute = new Array<Route | undefined>(tables.dirKeys.length);
     for (let d = 0; d < tables.dirKeys.length; d++) {
       const node = tables.dirTo[d];
-      const host = tables.nodeHost[node];
-      if (host < 0) continue;
-      const transport = tables.peerTransport[tables.nodeNs[node] * tables.peers.length + host];
-      const key = `${tables.peers[host].name}/${TRANSPORT_NAMES[transport]}`;
-      let i = index.get(key);
-      if (i === undefined) {
-        i = this.#pathKeys.length;
-        index.set(key, i);
-        this.#pathKeys.push(key);
-        if (!this.#paths.has(key)) this.#paths.set(key, { rtts: new Float64Array(PROBE_WINDOW), count: 0, oneWay: 0, reported: false });
+      const peer = tables.nodeHost[node];
+      if (peer < 0) continue;
+      const transport = tables.peerTransport[tables.nodeNs[node] * tables.peers.length + peer];
+      const key = `${tables.peers[peer].name}/${TRANSPORT_NAMES[transport]}`;
+      let route = byKey.get(key);
+      if (!route) {
+        let path = this.#paths.get(key);
+        if (!path) {
+          path = { name: key.replace("/", " over "), rtts: new Float64Array(PROBE_WINDOW), count: 0, oneWay: 0, reported: false };
+          this.#paths.set(key, path);
+        }
+        route = { path, peer, transport, dirs: [] };
+        byKey.set(key, route);
       }
-      this.#dirPath[d] = i;
+      route.dirs.push(d);
+      this.#dirRoute[d] = route;
     }
-    for (const key of [...this.#paths.keys()]) if (!index.has(key)) this.#paths.delete(key);
+    for (const key of [...this.#paths.keys()]) if (!byKey.has(key)) this.#paths.delete(key);
+    this.#routes = [...byKey.values()];
+    this.#routeOf = new Map(this.#routes.map((r) => [routeKey(r.peer, r.transport), r]));
     // what was learnt before applies to the new shapers at once
-    for (let d = 0; d < this.#dirPath.length; d++) if (this.#dirPath[d] >= 0) this.#apply(d);
+    for (const route of this.#routes) for (const d of route.dirs) this.#apply(d, route.path);
     this.#nextProbe = 0;
   }
 
   /** A direction's configured shaping changed (the shaper gets it compensated). */
   configure(dir: number, shaping: Shaping): Shaping {
     this.#configured[dir] = shaping;
-    const i = this.#dirPath[dir];
-    return i >= 0 ? compensate(shaping, this.#paths.get(this.#pathKeys[i])!.oneWay) : shaping;
+    const route = this.#dirRoute[dir];
+    return route ? compensate(shaping, route.path.oneWay) : shaping;
   }
 
   /** When the next probes are due (ns), Infinity without peers to probe. */
   get nextProbe(): number {
-    return this.#pathKeys.length === 0 ? Infinity : this.#nextProbe;
+    return this.#routes.length === 0 ? Infinity : this.#nextProbe;
   }
 
   /**
@@ -124,14 +142,10 @@ export class TransportLatency {
    * the send time the round trip is measured from.
    */
   probe(now: number, ready: (transport: number, peer: number) => boolean): void {
-    if (now < this.#nextProbe || !this.#tables) return;
+    if (now < this.#nextProbe) return;
     this.#nextProbe = now + PROBE_INTERVAL_NS;
-    const t = this.#tables;
-    for (const key of this.#pathKeys) {
-      const slash = key.lastIndexOf("/");
-      const peer = t.peers.findIndex((p) => p.name === key.slice(0, slash));
-      const transport = TRANSPORT_NAMES.indexOf(key.slice(slash + 1));
-      if (peer < 0 || !ready(transport, peer)) continue;
+    for (const { peer, transport } of this.#routes) {
+      if (!ready(transport, peer)) continue;
       this.hooks.send(transport, peer, REQUEST | (transport << 8), (v) => {
         v.setFloat64(AT_TIME, now, true);
         v.setUint32(AT_FROM, this.#myHash, true);
@@ -154,9 +168,9 @@ export class TransportLatency {
       return;
     }
     const rtt = now - payload.getFloat64(AT_TIME, true);
-    const key = `${this.#tables!.peers[peer].name}/${TRANSPORT_NAMES[transport]}`;
-    const path = this.#paths.get(key);
-    if (!path || !(rtt > 0) || rtt > 10e9) return;
+    const route = this.#routeOf.get(routeKey(peer, transport));
+    if (!route || !(rtt > 0) || rtt > 10e9) return;
+    const path = route.path;
     path.rtts[path.count++ % PROBE_WINDOW] = rtt;
     if (path.count < PROBES_TO_SETTLE) return;
     let min = Infinity;
@@ -167,12 +181,11 @@ export class TransportLatency {
     if (!path.reported) {
       path.reported = true;
       this.hooks.log(
-        `frames to ${key.replace("/", " over ")} take ${(oneWay / 1e6).toFixed(3)} ms one way (the fastest of ${path.count} probes); ` +
+        `frames to ${path.name} take ${(oneWay / 1e6).toFixed(3)} ms one way (the fastest of ${path.count} probes); ` +
           "links crossing there are shaped that much shorter, so their delay stays as configured",
       );
     }
-    const i = this.#pathKeys.indexOf(key);
-    for (let d = 0; d < this.#dirPath.length; d++) if (this.#dirPath[d] === i) this.#apply(d);
+    for (const d of route.dirs) this.#apply(d, path);
   }
 
   /** The crossing (ns one way) this tracker uses for `peer` over `transport`, 0 when not probed yet. */
@@ -180,17 +193,20 @@ export class TransportLatency {
     return this.#paths.get(`${peer}/${transport}`)?.oneWay ?? 0;
   }
 
-  #apply(dir: number): void {
-    const path = this.#paths.get(this.#pathKeys[this.#dirPath[dir]])!;
+  #apply(dir: number, path: Path): void {
     if (path.oneWay === 0) return;
     const configured = this.#configured[dir];
     if (configured.delay > 0 && configured.delay * 1e9 < path.oneWay) {
-      const what = `${this.#tables!.dirKeys[dir]}`;
-      if (!this.#warned.has(what)) {
-        this.#warned.add(what);
-        this.hooks.log(`link ${what}: ${(configured.delay * 1e3).toFixed(3)} ms configured, but crossing to ${this.#pathKeys[this.#dirPath[dir]].replace("/", " over ")} alone takes ${(path.oneWay / 1e6).toFixed(3)} ms`);
+      const link = this.#tables!.dirKeys[dir];
+      if (!this.#warned.has(link)) {
+        this.#warned.add(link);
+        this.hooks.log(`link ${link}: ${(configured.delay * 1e3).toFixed(3)} ms configured, but crossing to ${path.name} alone takes ${(path.oneWay / 1e6).toFixed(3)} ms`);
       }
     }
     this.hooks.reshape(dir, compensate(configured, path.oneWay));
   }
+}
+
+function routeKey(peer: number, transport: number): number {
+  return peer * TRANSPORT_NAMES.length + transport;
 }

@@ -135,9 +135,8 @@ const latency = new TransportLatency({
     const p = pool!;
     const slot = p.alloc(false);
     if (slot < 0) return;
-    const payload = new DataView(p.mem.buffer, p.mem.byteOffset + p.offset[slot], PROBE_LEN);
-    for (let i = 0; i < PROBE_LEN; i += 4) payload.setUint32(i, 0);
-    fill(payload);
+    p.view(slot).fill(0, 0, PROBE_LEN);
+    fill(new DataView(p.mem.buffer, p.mem.byteOffset + p.offset[slot], PROBE_LEN));
     p.len[slot] = PROBE_LEN;
     egress.toPeer(transport, peer, slot, PROBE_NS, dir, 0, -1);
   },
