@@ -111,6 +111,8 @@ export class FlowSender {
   #hash: Hash = createHash("sha256");
   #digest: string | undefined;
   #sampler: Sampler;
+  /** the owner's clock at the last pump: what socket events (which carry no time) are stamped with */
+  #lastNow = 0;
 
   constructor(
     private readonly socket: TcpSocket,
@@ -129,6 +131,8 @@ export class FlowSender {
     socket.onWritable = () => this.#write(this.#lastNow);
     socket.onClose = (reason) => {
       if (this.#state === "finished") return;
+      // the final figures: acknowledgements may have come since the last pump
+      this.#acked = socket.stats().bytesAcked;
       this.#finish(this.#lastNow);
       if (this.#acked < this.#written || !this.#ended) {
         this.#state = "failed";
@@ -137,8 +141,6 @@ export class FlowSender {
     };
   }
 
-  #lastNow = 0;
-
   /** Writes what pacing and the send buffer allow; notes acknowledgements. Call after every tick of the stack. */
   pump(now: number): void {
     this.#lastNow = now;
@@ -146,7 +148,11 @@ export class FlowSender {
     if (this.socket.state !== "closed") this.#acked = this.socket.stats().bytesAcked;
     this.#sampler.update(now, this.#acked);
     this.#write(now);
-    if (this.#ended && this.#acked >= this.#written) this.#finish(now);
+    if (this.#ended && this.#acked >= this.#written) {
+      this.#finish(now);
+      // the receiver closes once it has everything; this end has nothing left to say either
+      this.socket.close();
+    }
   }
 
   /** When pacing lets the next bytes go (Infinity: whenever the socket has room). */
