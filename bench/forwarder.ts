@@ -9,10 +9,11 @@
  * Prints nanoseconds per packet; not a test.
  * Run: ./node_modules/.bin/bun bench/forwarder.ts
  */
-import { DEFAULT_SHAPING, type NamespaceState, type Shaping } from "../protocol/state.ts";
+import { DEFAULT_SHAPING, type Shaping } from "../protocol/state.ts";
 import { Forwarder, type Egress } from "../agent/dataplane/forwarder.ts";
 import { PacketPool } from "../agent/dataplane/pool.ts";
 import { compileTables } from "../agent/dataplane/tables.ts";
+import { lineNamespace } from "../agent/dataplane/namespace.fixture.ts";
 import { PcapWriter } from "../agent/dataplane/pcap.ts";
 
 const N = 1_000_000;
@@ -26,23 +27,10 @@ const CASES: Case[] = [
   { name: "unshaped link, captured", shaping: DEFAULT_SHAPING, stepNs: 1200, capture: true },
 ];
 
-function state(shaping: Shaping): NamespaceState {
-  return {
-    name: "default",
-    subnet: "10.0.0.0/16",
-    transport: "tcp",
-    hostTransports: [],
-    captures: [],
-    nodes: ["a", "b"].map((name, i) => ({ name, kind: "netns" as const, index: i + 1, ip: `10.0.0.${i + 1}/16`, host: "x", mtu: 1500 })),
-    links: [{ id: "a:b", a: "a", b: "b", ab: shaping, ba: shaping }],
-    routes: [],
-    nextHops: { a: ["", "b"], b: ["a", ""] },
-  };
-}
 
 function runOnce(c: Case): number {
   const pool = new PacketPool(1 << 26);
-  const tables = compileTables([state(c.shaping)], new Map(), undefined, [], false);
+  const tables = compileTables([lineNamespace(["a", "b"], { shaping: c.shaping })], new Map(), undefined, [], false);
   let delivered = 0;
   const egress: Egress = {
     emit(_node: number, slot: number): void {

@@ -5,32 +5,19 @@
  * seeing both directions when the link spans two hosts.
  */
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_SHAPING, type NamespaceState } from "../../protocol/state.ts";
+import type { NamespaceState } from "../../protocol/state.ts";
 import { Forwarder, type CaptureHooks, type Egress } from "./forwarder.ts";
 import { PacketPool } from "./pool.ts";
 import { PCAP_RECORD_HEADER_BYTES, PcapWriter, type PcapSink } from "./pcap.ts";
 import { compileTables, type DataplaneTables } from "./tables.ts";
+import { lineNamespace } from "./namespace.fixture.ts";
 
 const MS = 1e6;
 // monotonic 0 is the epoch: record timestamps read back as monotonic nanoseconds
 const CLOCK = { epochSec: 0, offsetNs: 0 };
 
 function pair(hostA = "x", hostB = "x"): NamespaceState {
-  const s = { ...DEFAULT_SHAPING, delay: 0.001 };
-  return {
-    name: "default",
-    subnet: "10.0.0.0/16",
-    transport: "tcp",
-    hostTransports: [],
-    nodes: [
-      { name: "a", kind: "netns", index: 1, ip: "10.0.0.1/16", host: hostA, mtu: 1500 },
-      { name: "b", kind: "netns", index: 2, ip: "10.0.0.2/16", host: hostB, mtu: 1500 },
-    ],
-    links: [{ id: "a:b", a: "a", b: "b", ab: s, ba: s }],
-    routes: [],
-    nextHops: { a: ["", "b"], b: ["a", ""] },
-    captures: [],
-  };
+  return lineNamespace(["a", "b"], { hosts: [hostA, hostB], shaping: { delay: 0.001 } });
 }
 
 class Memory implements PcapSink {

@@ -4,33 +4,18 @@
  * directions that cross to that peer, and never below zero.
  */
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_SHAPING, type NamespaceState, type Shaping } from "../../protocol/state.ts";
+import { DEFAULT_SHAPING, type NamespaceState } from "../../protocol/state.ts";
 import { compileTables, TRANSPORT_CODES } from "./tables.ts";
+import { lineNamespace } from "./namespace.fixture.ts";
 import { compensate, PROBE_LEN, PROBES_TO_SETTLE, TransportLatency, type LatencyHooks } from "./latency.ts";
 
 const MS = 1e6;
 
-// a - b on host x, b - c crossing to host y; b -> c has 10 ms, c -> b 0.1 ms
+// a - b on host x, b - c crossing to host y; every link 10 ms but c -> b, 0.1 ms
 function state(transport: "tcp" | "udp" | "quic"): NamespaceState {
-  const d = (delay: number): Shaping => ({ ...DEFAULT_SHAPING, delay });
-  return {
-    name: "default",
-    subnet: "10.0.0.0/16",
-    transport,
-    hostTransports: [],
-    captures: [],
-    nodes: [
-      { name: "a", kind: "netns", index: 1, ip: "10.0.0.1/16", host: "x", mtu: 1500 },
-      { name: "b", kind: "netns", index: 2, ip: "10.0.0.2/16", host: "x", mtu: 1500 },
-      { name: "c", kind: "netns", index: 3, ip: "10.0.0.3/16", host: "y", mtu: 1500 },
-    ],
-    links: [
-      { id: "a:b", a: "a", b: "b", ab: d(0.01), ba: d(0.01) },
-      { id: "b:c", a: "b", b: "c", ab: d(0.01), ba: d(0.0001) },
-    ],
-    routes: [],
-    nextHops: { a: ["", "b", "b"], b: ["a", "", "c"], c: ["b", "b", ""] },
-  };
+  const s = lineNamespace(["a", "b", "c"], { hosts: ["x", "x", "y"], shaping: { delay: 0.01 }, transport });
+  s.links[1]!.ba = { ...DEFAULT_SHAPING, delay: 0.0001 };
+  return s;
 }
 
 interface Sent {

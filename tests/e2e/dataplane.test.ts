@@ -9,28 +9,15 @@ import { netnsUnavailable } from "../helpers/env.ts";
 import { NodeManager } from "../../agent/nodes.ts";
 import { Dataplane } from "../../agent/dataplane/dataplane.ts";
 import { compileTables } from "../../agent/dataplane/tables.ts";
-import { DEFAULT_SHAPING, type NamespaceState, type Shaping } from "../../protocol/state.ts";
+import { lineNamespace } from "../../agent/dataplane/namespace.fixture.ts";
+import type { NamespaceState, Shaping } from "../../protocol/state.ts";
 import { leftovers, runCmd } from "../helpers/up.ts";
 import { iperfTcp, ping } from "../helpers/measure.ts";
 
 const AGENT = `dp${process.pid % 10000}`;
 
 function state(shaping: Partial<Shaping>): NamespaceState {
-  const s = { ...DEFAULT_SHAPING, ...shaping };
-  return {
-    name: "default",
-    subnet: "10.0.0.0/16",
-    transport: "tcp",
-    hostTransports: [],
-    captures: [],
-    nodes: [
-      { name: "h1", kind: "netns", index: 1, ip: "10.0.0.1/16", host: AGENT, mtu: 1500 },
-      { name: "h2", kind: "netns", index: 2, ip: "10.0.0.2/16", host: AGENT, mtu: 1500 },
-    ],
-    links: [{ id: "h1:h2", a: "h1", b: "h2", ab: s, ba: s }],
-    routes: [],
-    nextHops: { h1: ["", "h2"], h2: ["h1", ""] },
-  };
+  return lineNamespace(["h1", "h2"], { hosts: AGENT, shaping });
 }
 
 describe.skipIf(netnsUnavailable !== undefined)("dataplane without a controller", () => {
