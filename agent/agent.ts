@@ -27,6 +27,9 @@ import { compileTables, sameStructure, type DataplaneTables } from "./dataplane/
 import { ExecRunner } from "./exec.ts";
 import { CaptureFiles } from "./captures.ts";
 import type { CaptureCount } from "./dataplane/messages.ts";
+import { userspaceOrders } from "./flows/orders.ts";
+import type { FlowUpdate } from "./flows/engine.ts";
+import type { FlowReport } from "../protocol/flow.ts";
 
 /** where agents take each other's packets unless told otherwise */
 export const DEFAULT_DATA_PORT = 7401;
@@ -83,6 +86,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     onError: (m) => log(`dataplane: ${m}`),
     // said at once, so a download right after a stop waits for exactly this (controller/captures.ts)
     onCaptureClosed: (c) => send({ type: "counters", links: [], captures: [{ ...captureCounters(c), closed: true }] }),
+    onFlows: (updates) => send({ type: "flows", flows: updates.map(flowReport) }),
   });
   try {
     await dataplane.start();
@@ -131,6 +135,8 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       await dataplane.setTables(next);
     }
     tables = next;
+    const user = userspaceOrders(desired, opts.name);
+    dataplane.setUserspace(user.stacks, user.flows);
     dataplane.setCaptures(captureFiles.reconcile(desired));
     send({ type: "status", nodes: nodes.statuses() });
   };
@@ -270,6 +276,13 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
 function captureCounters(c: CaptureCount): CaptureCounters {
   const slash = c.key.indexOf("/");
   return { namespace: c.key.slice(0, slash), id: c.key.slice(slash + 1), packets: c.packets, bytes: c.bytes, ...(c.error === undefined ? {} : { error: c.error }) };
+}
+
+/** A worker's update on "namespace/flowId" as the controller takes it. */
+function flowReport(u: FlowUpdate): FlowReport {
+  const { key, ...rest } = u;
+  const slash = key.indexOf("/");
+  return { namespace: key.slice(0, slash), id: key.slice(slash + 1), ...rest };
 }
 
 function splitKey(key: string): [string, string, "ab" | "ba"] {

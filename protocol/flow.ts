@@ -44,3 +44,141 @@ export type FlowState = z.infer<typeof FlowState>;
 /** One point of a flow's throughput over time: bit/s over the sample ending `at` ms after the flow started. */
 export const ThroughputSample = z.strictObject({ at: z.number().nonnegative(), bps: z.number().nonnegative() });
 export type ThroughputSample = z.infer<typeof ThroughputSample>;
+
+/** throughput samples kept per flow end: the last minute at the agent's 100 ms sampling */
+export const MAX_FLOW_SAMPLES = 600;
+
+/**
+ * The most bytes a flow's sender keeps in flight on a route of `bandwidth` bit/s
+ * at its bottleneck, `rttMs` of propagation both ways and a `queue` of packets
+ * at the bottleneck: its bandwidth-delay product plus half that queue.
+ * lwIP 2.1 does not use the SACKs it receives, so a slow start that overflows
+ * a queue by hundreds of packets is repaired one segment per round trip, with
+ * timeouts between; a window the path can hold never overflows it alone. Half
+ * the queue, because the window also counts what sits in the delay lines both
+ * ways; a full queue's worth on top would overflow it by a few segments.
+ */
+export function windowFor(bandwidth: number, rttMs: number, queue: number, mss = 1460): number {
+  if (bandwidth <= 0) return Infinity;
+  return Math.ceil((bandwidth / 8) * (rttMs / 1000)) + Math.floor(queue / 2) * mss;
+}
+
+/** f1, f2, ...: from a per-namespace counter, never reused within the namespace */
+export const FlowId = z.string().regex(/^f[1-9][0-9]*$/, { message: "expected a flow id like f1" });
+
+const Port = z.number().int().min(1).max(65535);
+
+/**
+ * A flow as agents take it in their state: the sender's agent (the host of
+ * `src`) connects and sends; the receiver's (the host of a userspace `dst`)
+ * listens on `port`. `window` caps the sender's bytes in flight to what the
+ * route holds (windowFor); absent on unlimited routes.
+ */
+export const FlowSpec = z.strictObject({
+  id: FlowId,
+  src: Name,
+  dst: Name,
+  port: Port,
+  bytes: z.number().positive().optional(),
+  seconds: z.number().positive().optional(),
+  rate: z.number().positive().optional(),
+  weight: z.number().positive().max(MAX_WEIGHT),
+  route: z.string().optional(),
+  window: z.number().int().positive().optional(),
+});
+export type FlowSpec = z.infer<typeof FlowSpec>;
+
+export const FLOW_ROLES = ["sender", "receiver"] as const;
+export const FlowRole = z.enum(FLOW_ROLES);
+export type FlowRole = z.infer<typeof FlowRole>;
+
+/** What one end of a flow has seen, as its agent reports it; times are ms since the epoch. */
+export const FlowEnd = z.strictObject({
+  state: FlowState,
+  /** sender: bytes acknowledged; receiver: bytes received */
+  bytes: z.number().nonnegative(),
+  retransmits: z.number().int().nonnegative(),
+  startedAt: z.number().optional(),
+  finishedAt: z.number().optional(),
+  /** finishedAt - startedAt on the agent's monotonic clock, exact where the epoch times are not */
+  durationMs: z.number().nonnegative().optional(),
+  /** sha256 of the stream written (sender) or received (receiver), once finished */
+  sha256: z.string().optional(),
+  error: z.string().optional(),
+});
+export type FlowEnd = z.infer<typeof FlowEnd>;
+
+/**
+ * An agent's report on its end of a flow (AgentFrame `flows`): `samples` are
+ * the throughput samples taken since its last report, the first of them being
+ * sample number `samplesFrom` of the flow.
+ */
+export const FlowReport = z.strictObject({
+  namespace: Name,
+  id: FlowId,
+  role: FlowRole,
+  ...FlowEnd.shape,
+  samples: z.array(ThroughputSample),
+  samplesFrom: z.number().int().nonnegative(),
+});
+export type FlowReport = z.infer<typeof FlowReport>;
+
+/**
+ * One flow as the controller stores it, inside its namespace's record: the
+ * request as resolved, and, once an end has finished or failed, what it
+ * reported last (the live figures in between stay in the controller's memory).
+ */
+export const FlowRecord = z.strictObject({
+  id: FlowId,
+  src: Name,
+  dst: Name,
+  transport: z.literal("tcp"),
+  port: Port,
+  bytes: z.number().positive().optional(),
+  seconds: z.number().positive().optional(),
+  rate: z.number().positive().optional(),
+  weight: z.number().positive().max(MAX_WEIGHT),
+  route: z.string().optional(),
+  /** ms since the epoch */
+  created: z.number(),
+  /** set once the flow is finished or failed: agents no longer run it */
+  ended: z.number().optional(),
+  sender: FlowEnd.optional(),
+  receiver: FlowEnd.optional(),
+  /** the sender's throughput samples, kept once it ended */
+  samples: z.array(ThroughputSample).optional(),
+});
+export type FlowRecord = z.infer<typeof FlowRecord>;
+
+/** A row of GET /namespaces/{ns}/flows: the record joined with the latest reports. */
+export const FlowRow = z.object({
+  id: FlowId,
+  src: z.string(),
+  dst: z.string(),
+  transport: z.literal("tcp"),
+  port: Port,
+  /** what was asked: bytes to send, or seconds of sending */
+  bytes: z.number().optional(),
+  seconds: z.number().optional(),
+  rate: z.number().optional(),
+  weight: z.number(),
+  route: z.string().optional(),
+  state: FlowState,
+  /** bytes the receiver got (a kernel receiver does not report: then what the sender saw acknowledged) */
+  delivered: z.number(),
+  /** mean goodput so far, bit/s */
+  throughput: z.number(),
+  retransmits: z.number(),
+  started: z.string().optional(),
+  finished: z.string().optional(),
+  /** from the sender's connect to the acknowledgement of its last byte */
+  completionMs: z.number().optional(),
+  sha256: z.string().optional(),
+  /** the receiver's hash of what it got: equal to sha256 when every byte arrived intact */
+  receivedSha256: z.string().optional(),
+  error: z.string().optional(),
+  created: z.string(),
+  /** throughput over time (GET .../flows/{id} only) */
+  samples: z.array(ThroughputSample).optional(),
+});
+export type FlowRow = z.infer<typeof FlowRow>;

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { Name } from "./names.ts";
 import { CaptureId, HostPath } from "./capture.ts";
+import { FlowSpec } from "./flow.ts";
 
 export const NODE_KINDS = ["netns", "host", "userspace"] as const;
 export const NodeKind = z.enum(NODE_KINDS);
@@ -149,6 +150,8 @@ export const NamespaceState = z.strictObject({
   nextHops: NextHops,
   /** the running captures this host writes (absent from controllers before captures existed) */
   captures: z.array(CaptureSpec).default([]),
+  /** the flows still to run or running (absent from controllers before flows existed) */
+  flows: z.array(FlowSpec).default([]),
 });
 export type NamespaceState = z.infer<typeof NamespaceState>;
 

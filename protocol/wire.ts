@@ -10,9 +10,13 @@ import { z } from "zod";
 import { Packr } from "msgpackr";
 import { Name } from "./names.ts";
 import { NamespaceState, NodeState } from "./state.ts";
+import { FlowReport } from "./flow.ts";
 
-/** 2: exec streams its output (execOutput chunks, then execResult), takes stdin, and can be cancelled */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: exec streams its output (execOutput chunks, then execResult), takes stdin, and can be cancelled;
+ * 3: namespaces carry flows, and agents report them (`flows`)
+ */
+export const PROTOCOL_VERSION = 3;
 
 /**
  * Exec data travels in chunks of at most this many bytes, so a frame stays far
@@ -132,6 +136,8 @@ export const AgentFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("status"), nodes: z.array(NodeStatus) }),
   /** captures: sent when the agent writes any (absent from agents before captures existed) */
   z.strictObject({ type: z.literal("counters"), links: z.array(LinkCounters), captures: z.array(CaptureCounters).optional() }),
+  /** the ends of user-space flows this agent runs: sent as they change, at most twice a second */
+  z.strictObject({ type: z.literal("flows"), flows: z.array(FlowReport) }),
   /** output of a running exec, in the order the process wrote it to each stream */
   z.strictObject({ type: z.literal("execOutput"), id: ExecId, stream: ExecStream, data: ExecChunk }),
   /** the exec ended; always the last frame of an exec, also after an execCancel */

@@ -9,6 +9,7 @@ import type { Shaping } from "../../protocol/state.ts";
 import type { DataplaneTables } from "./tables.ts";
 import type { CaptureCount, CaptureOpen, FromWorker, ToWorker } from "./messages.ts";
 import { awaitReady } from "../worker-ready.ts";
+import type { FlowOrder, FlowUpdate, StackOrder } from "../flows/engine.ts";
 
 export interface DataplaneOptions {
   /** accept other agents' packets here (tcp transport); none without it */
@@ -23,6 +24,8 @@ export interface DataplaneOptions {
   onError?: (message: string) => void;
   /** a capture's file is complete: its last records are written and the file closed */
   onCaptureClosed?: (capture: CaptureCount) => void;
+  /** flow ends changed (agent/flows/engine.ts) */
+  onFlows?: (updates: FlowUpdate[]) => void;
 }
 
 /** how long setTables waits for the worker before assuming it is gone */
@@ -64,6 +67,7 @@ export class Dataplane {
         if (msg.type === "counters") this.#latest = msg;
         else if (msg.type === "captureClosed") this.opts.onCaptureClosed?.(msg.capture);
         else if (msg.type === "tablesApplied") this.#applied(msg.id);
+        else if (msg.type === "flows") this.opts.onFlows?.(msg.updates);
         else if (msg.type === "stopped") this.#stopped?.();
       },
       (message) => this.opts.onError?.(message),
@@ -123,6 +127,11 @@ export class Dataplane {
   /** Every capture to run (the worker takes over their descriptors); ones left out are closed. */
   setCaptures(captures: CaptureOpen[]): void {
     this.#send({ type: "captures", captures });
+  }
+
+  /** The userspace nodes that get a TCP stack here, and the flow ends to run on them. */
+  setUserspace(stacks: StackOrder[], flows: FlowOrder[]): void {
+    this.#send({ type: "userspace", stacks, flows });
   }
 
   counters(): CountersReport | undefined {

@@ -21,6 +21,7 @@ function diamond(shaping: Partial<Shaping> = {}, routes: NamespaceState["routes"
     transport: "tcp",
     hostTransports: [],
     captures: [],
+    flows: [],
     nodes: names.map((name, i) => ({ name, kind: "netns" as const, index: i + 1, ip: `10.0.0.${i + 1}/16`, host: "x", mtu: 1500 })),
     links: [
       { id: "h1:s1", a: "h1", b: "s1", ab: s, ba: s },

@@ -5,6 +5,7 @@
  */
 import type { Shaping } from "../../protocol/state.ts";
 import type { DataplaneTables } from "./tables.ts";
+import type { FlowOrder, FlowUpdate, StackOrder } from "../flows/engine.ts";
 
 export type ToWorker =
   /** listen: where the tcp transport accepts other agents (port 0: any free port) */
@@ -28,6 +29,8 @@ export type ToWorker =
   | { type: "shape"; updates: { dir: number; shaping: Shaping }[] }
   /** every capture to run; running ones left out are flushed and their files closed */
   | { type: "captures"; captures: CaptureOpen[] }
+  /** every userspace node of this host that gets a TCP stack, and every flow end to run on them */
+  | { type: "userspace"; stacks: StackOrder[]; flows: FlowOrder[] }
   | { type: "stop" };
 
 export interface DirectionCounters {
@@ -66,5 +69,7 @@ export type FromWorker =
   | { type: "counters"; dirs: DirectionCounters[]; drops: Record<string, number>; poolInUse: number; captures: CaptureCount[] }
   /** a capture left the set: its last records are written and its file closed */
   | { type: "captureClosed"; capture: CaptureCount }
+  /** flow ends that changed, and every running one twice a second */
+  | { type: "flows"; updates: FlowUpdate[] }
   | { type: "error"; message: string }
   | { type: "stopped" };

@@ -3,7 +3,8 @@
  * namespace whose nodes form a line (names[0] - names[1] - ...), as the
  * controller would send it, without a controller. Node i gets 10.0.0.(i+1)/16.
  */
-import { DEFAULT_SHAPING, type NamespaceState, type Shaping, type Transport } from "../../protocol/state.ts";
+import { DEFAULT_SHAPING, type NamespaceState, type NodeKind, type Shaping, type Transport } from "../../protocol/state.ts";
+import type { FlowSpec } from "../../protocol/flow.ts";
 
 export interface LineOptions {
   /** the host of every node, or of each node in order (default "x") */
@@ -11,6 +12,9 @@ export interface LineOptions {
   /** every link, both ways (default: unshaped) */
   shaping?: Partial<Shaping>;
   transport?: Transport;
+  /** every node's kind (default netns) */
+  kind?: NodeKind;
+  flows?: FlowSpec[];
 }
 
 export function lineNamespace(names: string[], opts: LineOptions = {}): NamespaceState {
@@ -22,7 +26,8 @@ export function lineNamespace(names: string[], opts: LineOptions = {}): Namespac
     transport: opts.transport ?? "tcp",
     hostTransports: [],
     captures: [],
-    nodes: names.map((name, i) => ({ name, kind: "netns" as const, index: i + 1, ip: `10.0.0.${i + 1}/16`, host: hostOf(i), mtu: 1500 })),
+    flows: opts.flows ?? [],
+    nodes: names.map((name, i) => ({ name, kind: opts.kind ?? ("netns" as const), index: i + 1, ip: `10.0.0.${i + 1}/16`, host: hostOf(i), mtu: 1500 })),
     links: names.slice(1).map((b, i) => ({ id: `${names[i]}:${b}`, a: names[i], b, ab: s, ba: s })),
     routes: [],
     // along the line: toward a later node the next one, toward an earlier node the previous one

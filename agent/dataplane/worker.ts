@@ -20,6 +20,7 @@ import { FRAME_HEADER, KIND_PACKET, writeHeader, type FrameSink } from "./frame.
 import { RingReader, RingWriter } from "./ring.ts";
 import { CaptureSet } from "./captures.ts";
 import type { FromWorker, ToWorker, DirectionCounters } from "./messages.ts";
+import { FlowEngine } from "../flows/engine.ts";
 
 declare const self: Worker;
 
@@ -38,6 +39,8 @@ const K_LISTEN = 2;
 const K_CONN = 3;
 const K_UDP = 4;
 const K_QUIC = 5;
+// packets taken from the userspace stacks per loop, so their traffic cannot starve the TUNs
+const STACK_BATCH = 256;
 // records taken from the quic worker's ring per loop, so a flood cannot starve the TUNs
 const QUIC_BATCH = 256;
 // how long a quic wake-up waits for its frame: the quic worker rings before it decrypts (~0.1 ms on an idle machine)
@@ -57,6 +60,8 @@ function timerLead(wait: number): number {
 
 let pool: PacketPool | undefined;
 let fwd: Forwarder | undefined;
+// the userspace nodes' TCP stacks and flows (created at init)
+let engine: FlowEngine | undefined;
 let tcp: TcpTransport | undefined;
 let udp: UdpTransport | undefined;
 // the quic transport runs in its own worker; frames cross through shared rings
@@ -103,6 +108,9 @@ const egress: Egress = {
     if (fd >= 0) {
       const r = sys.write(fd, addrOf(slot), p.len[slot]) as number;
       if (r < 0) fwd!.drops[D_EGRESS]++;
+    } else if (engine!.deliver(node, slot)) {
+      // the node's stack took it (and freed the slot)
+      return;
     } else {
       fwd!.drops[D_EGRESS]++;
     }
@@ -178,6 +186,7 @@ function setTables(tables: DataplaneTables): void {
   fwd = new Forwarder(tables, pool!, egress, seed);
   latency.setTables(tables);
   fwd.setCaptures(captures.bind(tables.nodeKeys, tables.dirKeys));
+  engine!.setTables(tables.nodeKeys);
   readSlot = new Int32Array(tables.nodeKeys.length).fill(-1);
   deadTun = new Uint8Array(tables.nodeKeys.length);
   tcp?.setPeers(tables.me, tables.peers, Bun.nanoseconds());
@@ -322,6 +331,9 @@ function waitAndRead(now: number): boolean {
   // the tcp transport's next redial (a refused or lost connection to a peer this agent calls)
   if (tcp && tcp.nextDialAt < deadline) deadline = tcp.nextDialAt;
   if (latency.nextProbe < deadline) deadline = latency.nextProbe;
+  const e = engine!;
+  const stacksDue = e.backlog > 0 ? now : e.nextDeadline();
+  if (stacksDue < deadline) deadline = stacksDue;
   let wait = deadline === Infinity ? MAX_WAIT_NS : deadline - now;
   // a timer of the shaper or transports: wake early and spin (ppoll with no wait) to it
   if (wait <= MAX_WAIT_NS && wait > 0) {
@@ -383,6 +395,8 @@ function tick(): void {
   for (;;) {
     let now = Bun.nanoseconds();
     fwd.releaseDue(now);
+    engine!.service(now);
+    engine!.drain(now, fwd, STACK_BATCH);
     if (tcp && now >= tcp.nextDialAt) tcp.dialDue(now);
     if (now >= latency.nextProbe) latency.probe(Bun.nanoseconds(), canProbe);
     if (now >= nextReport) {
@@ -434,6 +448,13 @@ function report(): void {
     drops.udp_strangers = udp.drops.strangers;
   }
   if (quicOut) drops.quic_backlog = quicDrops.backlog;
+  const e = engine!;
+  if (e.stackCount > 0) {
+    drops.stack_no_node = e.drops.noNode;
+    drops.stack_backlog = e.drops.backlog;
+    drops.stack_pool = e.drops.pool;
+    drops.stack_broken = e.drops.broken;
+  }
   post({ type: "counters", dirs, drops, poolInUse: pool!.inUseLarge + pool!.inUseSmall, captures: captures.counters() });
 }
 
@@ -450,6 +471,11 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         seed = msg.seed;
         pool = new PacketPool(msg.poolBytes);
         memAddr = ptr(pool.mem);
+        engine = new FlowEngine(pool, msg.vnet, Bun.nanoseconds(), {
+          wake: schedule,
+          report: (updates) => post({ type: "flows", updates }),
+          log: (line) => post({ type: "error", message: line }),
+        });
         sys.prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
         if (msg.listen) {
           tcp = new TcpTransport(pool, sink, msg.listen.address, msg.listen.port, (line) => post({ type: "error", message: line }));
@@ -481,6 +507,10 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         schedule();
         break;
       }
+      case "userspace":
+        engine!.update(Bun.nanoseconds(), msg.stacks, msg.flows);
+        schedule();
+        break;
       case "stop":
         stopped = true;
         fwd?.flush();

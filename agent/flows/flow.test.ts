@@ -9,13 +9,14 @@ import { describe, expect, test } from "bun:test";
 import { TcpStack } from "../../wasm/stack.ts";
 import { LinkShaper, DROP_NONE } from "../dataplane/shaper.ts";
 import { DEFAULT_SHAPING, type Shaping } from "../../protocol/state.ts";
-import { FlowReceiver, FlowSender, windowFor, type FlowSpec } from "./flow.ts";
+import { FlowReceiver, FlowSender, type SendSpec } from "./flow.ts";
+import { windowFor } from "../../protocol/flow.ts";
 
 const MS = 1e6;
 const PORT = 5001;
 
 /** Runs one flow from a (10.0.0.1) to b (10.0.0.2) over `shaping` each way; returns both ends' reports. */
-async function runFlow(spec: FlowSpec, shaping: Partial<Shaping>, limitMs = 60_000) {
+async function runFlow(spec: SendSpec, shaping: Partial<Shaping>, limitMs = 60_000) {
   const link = { ...DEFAULT_SHAPING, ...shaping };
   const ab = new LinkShaper(link, 11);
   const ba = new LinkShaper(link, 12);

@@ -14,33 +14,18 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import type { TcpSocket } from "../../wasm/stack.ts";
-import type { FlowState, ThroughputSample } from "../../protocol/flow.ts";
+import { MAX_FLOW_SAMPLES, type FlowState, type ThroughputSample } from "../../protocol/flow.ts";
 
 /** What a flow's sender is asked to do. */
-export interface FlowSpec {
+export interface SendSpec {
   /** bytes to send; or, without it, send for `seconds` */
   bytes?: number;
   seconds?: number;
   /** bits per second the sender keeps to, at most (none: as fast as TCP goes) */
   rate?: number;
-  /**
-   * bytes in flight at most. The agent sets it to what the route can hold: its
-   * bandwidth-delay product plus its bottleneck's queue (windowFor). lwIP 2.1
-   * does not use the SACKs it receives, so a slow start that overflows a queue
-   * by hundreds of packets is repaired one segment per round trip, with
-   * timeouts between; a window the path can hold never overflows it alone.
-   */
+  /** bytes in flight at most: what the route can hold (protocol/flow.ts, windowFor) */
   window?: number;
 }
-
-/** The window for a route: `bandwidth` bit/s at its bottleneck, `rttMs` of propagation, a `queue` of packets there. */
-export function windowFor(bandwidth: number, rttMs: number, queue: number, mss = 1460): number {
-  if (bandwidth <= 0) return Infinity;
-  // half the queue: the window counts bytes not yet acknowledged, which also sit in the
-  // delay lines both ways; a full queue's worth on top would overflow it by a few segments
-  return Math.ceil((bandwidth / 8) * (rttMs / 1000)) + Math.floor(queue / 2) * mss;
-}
-
 
 export interface FlowReport {
   state: FlowState;
@@ -52,7 +37,10 @@ export interface FlowReport {
   /** hex sha256 of the stream: written (sender) or received (receiver); once finished */
   sha256?: string;
   error?: string;
+  /** the last MAX_FLOW_SAMPLES samples */
   samples: ThroughputSample[];
+  /** samples taken since the start, including ones no longer kept: a reader's cursor for what is new */
+  sampleCount: number;
 }
 
 /** a paced sender writes once its rate allows a full segment, so pacing never makes small segments */
@@ -60,8 +48,6 @@ const PACING_QUANTUM = 1460;
 const CHUNK = 64 * 1024;
 /** a throughput sample covers this long */
 export const SAMPLE_MS = 100;
-/** samples kept per flow: the last minute at SAMPLE_MS */
-export const MAX_SAMPLES = 600;
 
 /** The payload both ends agree on without sending it twice: a fixed pseudo-random 64 KB block, repeated. */
 const PATTERN = (() => {
@@ -80,6 +66,8 @@ const PATTERN = (() => {
 /** Samples throughput from a byte counter that only grows; `at` counts from the flow's start. */
 class Sampler {
   readonly samples: ThroughputSample[] = [];
+  /** samples ever taken */
+  count = 0;
   readonly #origin: number;
   #at: number;
   #bytes = 0;
@@ -92,7 +80,8 @@ class Sampler {
   update(now: number, bytes: number): void {
     if (now - this.#at < SAMPLE_MS) return;
     this.samples.push({ at: now - this.#origin, bps: ((bytes - this.#bytes) * 8 * 1000) / (now - this.#at) });
-    if (this.samples.length > MAX_SAMPLES) this.samples.shift();
+    this.count++;
+    if (this.samples.length > MAX_FLOW_SAMPLES) this.samples.shift();
     this.#at = now;
     this.#bytes = bytes;
   }
@@ -116,7 +105,7 @@ export class FlowSender {
 
   constructor(
     private readonly socket: TcpSocket,
-    private readonly spec: FlowSpec,
+    private readonly spec: SendSpec,
     now: number,
   ) {
     if (spec.bytes === undefined && spec.seconds === undefined) throw new RangeError("a flow needs bytes or seconds");
@@ -153,6 +142,15 @@ export class FlowSender {
       // the receiver closes once it has everything; this end has nothing left to say either
       this.socket.close();
     }
+  }
+
+  /** Stops the flow where it is (its order was withdrawn): the connection is reset. */
+  abort(): void {
+    if (this.#state === "finished" || this.#state === "failed") return;
+    this.#acked = this.socket.state === "closed" ? this.#acked : this.socket.stats().bytesAcked;
+    this.#state = "failed";
+    this.#error = `stopped after ${this.#acked} of ${this.#written} bytes were acknowledged`;
+    if (this.socket.state !== "closed") this.socket.abort();
   }
 
   /** When pacing lets the next bytes go (Infinity: whenever the socket has room). */
@@ -203,6 +201,7 @@ export class FlowSender {
       ...(this.#digest ? { sha256: this.#digest } : {}),
       ...(this.#error ? { error: this.#error } : {}),
       samples: this.#sampler.samples,
+      sampleCount: this.#sampler.count,
     };
   }
 }
@@ -243,6 +242,14 @@ export class FlowReceiver {
     };
   }
 
+  /** Stops the flow where it is: the connection is reset. */
+  abort(): void {
+    if (this.#state !== "running") return;
+    this.#state = "failed";
+    this.#error = `stopped after ${this.#bytes} bytes`;
+    if (this.socket.state !== "closed") this.socket.abort();
+  }
+
   /** Call after every tick of the stack: the time stamps the end and the samples. */
   pump(now: number): void {
     this.#now = now;
@@ -259,6 +266,7 @@ export class FlowReceiver {
       ...(this.#digest ? { sha256: this.#digest } : {}),
       ...(this.#error ? { error: this.#error } : {}),
       samples: this.#sampler.samples,
+      sampleCount: this.#sampler.count,
     };
   }
 }

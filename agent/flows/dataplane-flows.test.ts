@@ -1,0 +1,100 @@
+/**
+ * User-space flows through a real dataplane worker, without a controller and
+ * without privileges: two userspace nodes on one host, a link between them,
+ * flows from the desired state. Packets go stack -> forwarder -> shaper ->
+ * stack in the worker, on the real clock.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { Dataplane } from "../dataplane/dataplane.ts";
+import { compileTables } from "../dataplane/tables.ts";
+import { lineNamespace } from "../dataplane/namespace.fixture.ts";
+import type { Shaping } from "../../protocol/state.ts";
+import type { FlowSpec } from "../../protocol/flow.ts";
+import { userspaceOrders } from "./orders.ts";
+import type { FlowUpdate } from "./engine.ts";
+
+const HOST = "x";
+let dataplane: Dataplane | undefined;
+
+afterEach(async () => {
+  await dataplane?.stop();
+  dataplane = undefined;
+});
+
+/** Runs `flows` between u1 and u2 over one link; resolves with every end's last update once all ended. */
+async function run(shaping: Partial<Shaping>, flows: FlowSpec[], limitMs = 20_000): Promise<Map<string, FlowUpdate>> {
+  const last = new Map<string, FlowUpdate>();
+  const samples = new Map<string, FlowUpdate["samples"]>();
+  const errors: string[] = [];
+  let ended: () => void = () => {};
+  const done = new Promise<void>((r) => (ended = r));
+  dataplane = new Dataplane({
+    seed: 3,
+    onError: (m) => errors.push(m),
+    onFlows: (updates) => {
+      for (const u of updates) {
+        const k = `${u.key}/${u.role}`;
+        samples.set(k, [...(samples.get(k) ?? []), ...u.samples]);
+        last.set(k, { ...u, samples: samples.get(k)! });
+      }
+      const all = flows.length * 2;
+      if ([...last.values()].filter((u) => u.state === "finished" || u.state === "failed").length === all) ended();
+    },
+  });
+  await dataplane.start();
+  const ns = lineNamespace(["u1", "u2"], { kind: "userspace", hosts: HOST, shaping, flows });
+  await dataplane.setTables(compileTables([ns], new Map(), HOST));
+  const orders = userspaceOrders([ns], HOST);
+  dataplane.setUserspace(orders.stacks, orders.flows);
+  const timeout = Bun.sleep(limitMs).then(() => "timeout" as const);
+  const outcome = await Promise.race([done.then(() => "done" as const), timeout]);
+  if (outcome === "timeout") throw new Error(`flows did not end within ${limitMs} ms: ${JSON.stringify([...last.values()].map(({ samples: _, ...u }) => u))} ${errors.join("; ")}`);
+  return last;
+}
+
+function flow(id: string, fields: Partial<FlowSpec>): FlowSpec {
+  return { id, src: "u1", dst: "u2", port: 20000 + Number(id.slice(1)), weight: 1, ...fields };
+}
+
+describe("flows between userspace nodes in the dataplane worker", () => {
+  test("10 MB over an unshaped link: every byte, the same hash at both ends", async () => {
+    const ends = await run({}, [flow("f1", { bytes: 10e6 })]);
+    const s = ends.get("default/f1/sender")!;
+    const r = ends.get("default/f1/receiver")!;
+    expect(s.state).toBe("finished");
+    expect(r.state).toBe("finished");
+    expect(r.bytes).toBe(10e6);
+    expect(s.bytes).toBe(10e6);
+    expect(r.sha256).toBe(s.sha256!);
+    expect(s.durationMs).toBeGreaterThan(0);
+    console.log(`10 MB unshaped: ${s.durationMs!.toFixed(1)} ms, ${((10e6 * 8) / (s.durationMs! / 1000) / 1e9).toFixed(2)} Gbit/s`);
+  });
+
+  test("20 MB over 100 Mbit/s with 5 ms each way completes in the time the link takes, plus the handshake", async () => {
+    const bytes = 20e6;
+    const window = Math.ceil((100e6 / 8) * 0.01) + 500 * 1460;
+    const ends = await run({ bandwidth: 100e6, delay: 0.005 }, [flow("f1", { bytes, window })]);
+    const s = ends.get("default/f1/sender")!;
+    expect(s.state).toBe("finished");
+    expect(ends.get("default/f1/receiver")!.bytes).toBe(bytes);
+    // payload at 1460 of every 1500 wire bytes (IP + TCP headers with timestamps off)
+    const ideal = ((bytes * 1500) / 1460) * 8 / 100e6 * 1000 + 10;
+    console.log(`20 MB at 100 Mbit/s: ${s.durationMs!.toFixed(1)} ms (ideal ${ideal.toFixed(1)})`);
+    expect(s.durationMs!).toBeGreaterThan(ideal * 0.95);
+    expect(s.durationMs!).toBeLessThan(ideal * 1.1);
+  });
+
+  test("a flow to a port nobody listens on fails with the reason", async () => {
+    const ns = lineNamespace(["u1", "u2"], { kind: "userspace", hosts: HOST, flows: [] });
+    const updates: FlowUpdate[] = [];
+    dataplane = new Dataplane({ onFlows: (u) => updates.push(...u) });
+    await dataplane.start();
+    await dataplane.setTables(compileTables([ns], new Map(), HOST));
+    const orders = userspaceOrders([ns], HOST);
+    // a sender whose receiver was never ordered: u2's stack refuses the connection
+    dataplane.setUserspace(orders.stacks, [{ key: "default/f9", role: "sender", node: "default/u1", port: 4444, dst: "10.0.0.2", spec: { bytes: 1000 } }]);
+    for (let i = 0; i < 100 && !updates.some((u) => u.state === "failed"); i++) await Bun.sleep(50);
+    const failed = updates.find((u) => u.state === "failed");
+    expect(failed?.error).toContain("refused");
+  });
+});
