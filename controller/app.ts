@@ -11,6 +11,7 @@ import type { AppDeps } from "./http.ts";
 import { agentRoutes } from "./routes/agent.ts";
 import { captureRoutes } from "./routes/captures.ts";
 import { fileRoutes } from "./routes/files.ts";
+import { flowRoutes } from "./routes/flows.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
 import { launchRoutes } from "./routes/launch.ts";
@@ -46,7 +47,7 @@ export function createApp(deps: AppDeps): Hono {
     await next();
   });
 
-  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, runRoutes, nodeRoutes, launchRoutes, scheduleRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, captureRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
+  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, runRoutes, nodeRoutes, launchRoutes, scheduleRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, captureRoutes, flowRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
     app.route(API_BASE, routes(deps));
   }
 

@@ -17,6 +17,7 @@
  * transitions; every read computes liveness from the clock, so tests advance
  * a fake clock instead of sleeping.
  */
+import { FlowReports } from "./flow-reports.ts";
 import { ApiError } from "../protocol/errors.ts";
 import type { NamespaceState, NodeState } from "../protocol/state.ts";
 import {
@@ -74,6 +75,8 @@ export type HubOptions = {
   joinTokenHint?: string;
   /** issues a joining agent's TLS bundle (controller/ca.ts); without it the welcome has none */
   issueTls?: (host: string, data?: DataEndpoint) => Promise<TlsBundle>;
+  /** an end of a flow reported that it finished or failed (controller/flows.ts settles the flow) */
+  onFlowEnded?: (namespace: string, id: string) => void;
 };
 
 class Session implements AgentSession {
@@ -123,6 +126,8 @@ export class AgentHub {
   readonly #counters = new Map<string, Map<string, LinkCounters>>();
   /** per host, "namespace/id" -> what its agent last said of the capture */
   readonly #captures = new Map<string, Map<string, CaptureCounters>>();
+  /** what agents report about running flows (controller/flow-reports.ts) */
+  readonly flows = new FlowReports();
   readonly #execs: Execs;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -321,6 +326,9 @@ export class AgentHub {
         }
         return;
       }
+      case "flows":
+        for (const r of this.flows.note(frame.flows)) this.#opts.onFlowEnded?.(r.namespace, r.id);
+        return;
       case "execOutput":
       case "execResult":
       case "execAck":

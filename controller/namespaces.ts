@@ -8,6 +8,7 @@
  */
 import type { LinkCreate, LinkPatch, NamespaceCreate, NamespaceHostsChange, NamespacePatch, RouteInput, ShapingInput } from "../protocol/api.ts";
 import { namesOf } from "./name-lists.ts";
+import type { FlowRequest } from "../protocol/flow.ts";
 import { ApiError } from "../protocol/errors.ts";
 import {
   DEFAULT_SHAPING,
@@ -26,6 +27,7 @@ import { schedulerHosts } from "./scheduling-facts.ts";
 import { DEFAULT_SETTINGS, type NamespaceRecord, type Store } from "./store.ts";
 import { placeDocumentNodes } from "./topology-placement.ts";
 import { captureSpecs, stopOrphanedCaptures } from "./captures.ts";
+import { flowSpecs } from "./flow-specs.ts";
 
 export const DEFAULT_NAMESPACE = "default";
 
@@ -45,7 +47,7 @@ export type NamespacesOptions = {
   busy?: (namespace: string) => string | undefined;
 };
 
-export type ApplyResult = { record: NamespaceRecord; added: string[]; removed: string[]; kept: string[] };
+export type ApplyResult = { record: NamespaceRecord; added: string[]; removed: string[]; kept: string[]; flows: FlowRequest[] };
 
 export class Namespaces {
   readonly #store: Store;
@@ -198,6 +200,7 @@ export class Namespaces {
         routes: ns.routes,
         nextHops: this.nextHops(ns.name),
         captures: captureSpecs(ns, host),
+        flows: flowSpecs(ns, this.nextHops(ns.name)),
       }));
   }
 
@@ -256,6 +259,7 @@ export class Namespaces {
       added: nodes.filter((n) => !old.has(n.name)).map((n) => n.name),
       removed: [...old.keys()].filter((n) => !names.has(n)),
       kept: nodes.filter((n) => old.has(n.name)).map((n) => n.name),
+      flows: topo.flows,
     };
   }
 
@@ -368,6 +372,8 @@ export function emptyNamespace(name: string): NamespaceRecord {
     runs: [],
     captures: [],
     nextCapture: 1,
+    flows: [],
+    nextFlow: 1,
   };
 }
 

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { VERSION } from "../version.ts";
 import { createApp } from "./app.ts";
 import { CertificateAuthority } from "./ca.ts";
+import { settleFlow } from "./flows.ts";
 import { AgentHub } from "./hub.ts";
 import { Namespaces } from "./namespaces.ts";
 import { schedulerBusy } from "./schedule-runs.ts";
@@ -53,6 +54,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     joinToken: tokens.joinToken,
     store,
     stateFor: (host) => namespaces.stateFor(host),
+    onFlowEnded: (namespace, id) => settleFlow({ namespaces, hub }, namespace, id),
     log,
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
     joinTokenHint: `${join(opts.stateDir, JOIN_TOKEN_FILE)} on the controller's host`,

@@ -45,6 +45,8 @@ function ns(name: string): NamespaceRecord {
       { id: "c2", node: "b", host: "h2", file: "/tmp/b.pcap", state: "running", created: 1700000006000 },
     ],
     nextCapture: 3,
+    flows: [{ id: "f1", src: "a", dst: "b", transport: "tcp", port: 20001, bytes: 1e6, weight: 1, created: 1700000007000 }],
+    nextFlow: 2,
   };
 }
 
@@ -123,15 +125,15 @@ describe("sqlite store", () => {
     db.close();
   });
 
-  test("a namespace saved before launch queues and captures existed reads with an empty queue, no plan, no runs, no captures", () => {
+  test("a namespace saved before launch queues, captures and flows existed reads with an empty queue, no plan, no runs, no captures, no flows", () => {
     const dir = tempDir();
     new SqliteStore(dir).close();
-    const { queue: _q, nextNode: _n, plan: _p, runs: _r, captures: _c, nextCapture: _nc, ...older } = ns("old");
+    const { queue: _q, nextNode: _n, plan: _p, runs: _r, captures: _c, nextCapture: _nc, flows: _f, nextFlow: _nf, ...older } = ns("old");
     const db = new Database(join(dir, "state.db"));
     db.query("INSERT INTO namespaces (name, doc) VALUES (?, ?)").run("old", JSON.stringify(older));
     db.close();
     const s = new SqliteStore(dir);
-    expect(s.getNamespace("old")).toEqual({ ...older, queue: [], nextNode: 1, runs: [], captures: [], nextCapture: 1 });
+    expect(s.getNamespace("old")).toEqual({ ...older, queue: [], nextNode: 1, runs: [], captures: [], nextCapture: 1, flows: [], nextFlow: 1 });
     s.close();
   });
 

@@ -18,6 +18,7 @@ import { DataEndpoint, HostFacts } from "../protocol/wire.ts";
 import { LOAD_KINDS } from "../protocol/api.ts";
 import { LaunchGroup, PlanEntry, ScheduleRun } from "../protocol/launch.ts";
 import { CaptureRecord } from "../protocol/capture.ts";
+import { FlowRecord } from "../protocol/flow.ts";
 
 export const NamespaceSettings = z.strictObject({
   /** queue launches instead of scheduling them at once (minimega's queueing) */
@@ -60,6 +61,11 @@ export const NamespaceRecord = z.strictObject({
   captures: z.array(CaptureRecord).default([]),
   /** the N of the next capture id cN; it only grows, so ids are never reused */
   nextCapture: z.number().int().positive().default(1),
+  // Flows (controller/flows.ts); records saved before they existed read as none.
+  /** user-space flows, running and ended, in creation order */
+  flows: z.array(FlowRecord).default([]),
+  /** the N of the next flow id fN; it only grows */
+  nextFlow: z.number().int().positive().default(1),
 });
 export type NamespaceRecord = z.infer<typeof NamespaceRecord>;
 

@@ -6,6 +6,7 @@
  * server.ts does, without sockets.
  */
 import { createApp } from "./app.ts";
+import { settleFlow } from "./flows.ts";
 import { AgentHub, type AgentSession } from "./hub.ts";
 import { Namespaces } from "./namespaces.ts";
 import { schedulerBusy } from "./schedule-runs.ts";
@@ -85,6 +86,7 @@ export function harness(opts: { heartbeatTimeoutMs?: number } = {}) {
     joinToken: JOIN_TOKEN,
     store,
     stateFor: (host) => namespaces.stateFor(host),
+    onFlowEnded: (namespace, id) => settleFlow({ namespaces, hub }, namespace, id),
     log,
     clock,
     execGraceMs: 0,

@@ -206,6 +206,8 @@ export type NamespaceSummary = z.infer<typeof NamespaceSummary>;
 
 export const TopologyApplied = NamespaceSummary.extend({
   changes: z.object({ added: z.array(z.string()), removed: z.array(z.string()), kept: z.array(z.string()) }),
+  /** ids of the flows the document's `flows:` started */
+  flows: z.array(z.string()),
 });
 export type TopologyApplied = z.infer<typeof TopologyApplied>;
 

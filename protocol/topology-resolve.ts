@@ -8,6 +8,8 @@
  * `defaults.link`, then the generator's `link` (a dumbbell's `bottleneck` on top
  * of that), then the link's own symmetric fields, then its `ab` or `ba`.
  */
+import type { FlowRequest } from "./flow.ts";
+import { checkDocumentFlows } from "./topology-flows.ts";
 import { DEFAULT_SHAPING, layerShaping, type HostTransport, type NodePlacement, type Transport, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
 import { expandRange, NAME_PATTERN } from "./names.ts";
 import {
@@ -44,6 +46,8 @@ export type ResolvedTopology = {
   nodes: ResolvedNode[];
   links: LinkSpec[];
   routes: RouteSpec[];
+  /** the document's flows, checked against its nodes and routes; started when it is applied */
+  flows: FlowRequest[];
 };
 
 export type ResolveOptions = {
@@ -206,6 +210,7 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
 
   const routes = resolveRoutes(doc, firstSeen, pairs, issues);
   checkHostTransports(doc.transports ?? [], issues);
+  checkDocumentFlows(doc.flows ?? [], new Map(nodes.map((n) => [n.name, n.kind])), routes, issues);
 
   let placed: ResolvedNode[] = [];
   if (subnet !== undefined) {
@@ -226,6 +231,7 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
     nodes: placed,
     links: links.map(({ id, a, b, ab, ba }) => ({ id, a, b, ab, ba })),
     routes,
+    flows: doc.flows ?? [],
   };
 }
 

@@ -6,6 +6,7 @@
  * strict so a misspelt key is an error instead of a silently ignored setting.
  * docs/topology.schema.json is exported from this file (scripts/export-schema.ts).
  */
+import { FlowRequest } from "./flow.ts";
 import { z } from "zod";
 import { Duration, Fraction, Rate } from "./units.ts";
 import { expandRange, Name, NAME_PATTERN } from "./names.ts";
@@ -225,8 +226,9 @@ export const TopologyDocument = z
     nodes: z.array(NodeEntry).optional(),
     links: z.array(LinkEntry).optional(),
     routes: z.array(RouteEntry).optional(),
+    flows: z.array(FlowRequest).optional().describe("user-space flows to start when the document is applied (userspace nodes' TCP stacks send them)"),
   })
-  .meta({ title: "nextmini topology", description: "Nodes, links, routes and generated shapes of one nextmini experiment." });
+  .meta({ title: "nextmini topology", description: "Nodes, links, routes, generated shapes and flows of one nextmini experiment." });
 export type TopologyDocument = z.infer<typeof TopologyDocument>;
 /** What a file may contain before units are parsed: "10ms" as well as 0.01. */
 export type TopologyDocumentInput = z.input<typeof TopologyDocument>;

@@ -100,6 +100,13 @@ export function formatDuration(s: number): string {
   return `${trim(s * 1e6)}us`;
 }
 
+export function formatSize(bytes: number): string {
+  for (const [unit, scale] of [["GB", 1e9], ["MB", 1e6], ["KB", 1e3]] as const) {
+    if (bytes >= scale) return `${trim(bytes / scale)}${unit}`;
+  }
+  return `${trim(bytes)}B`;
+}
+
 export function formatFraction(f: number): string {
   return `${trim(f * 100)}%`;
 }

@@ -116,6 +116,7 @@ export interface TcpStackOptions {
 }
 
 let compiled: Promise<WebAssembly.Module> | undefined;
+let prepared: WebAssembly.Module | undefined;
 
 /** The module, compiled once per thread and instantiated per stack. */
 function lwipModule(): Promise<WebAssembly.Module> {
@@ -549,12 +550,32 @@ export class TcpStack {
 
   /** Instantiates lwip.wasm (compiled once per thread) as a stack with this address. */
   static async create(options: TcpStackOptions): Promise<TcpStack> {
+    await TcpStack.prepare();
+    return TcpStack.createSync(options);
+  }
+
+  /** Compiles the module for this thread, so that `createSync` can instantiate it. */
+  static async prepare(): Promise<void> {
+    prepared ??= await lwipModule();
+  }
+
+  /** Whether `prepare` has finished in this thread. */
+  static get prepared(): boolean {
+    return prepared !== undefined;
+  }
+
+  /**
+   * `create` without waiting, once `prepare` has finished: a dataplane makes a
+   * node's stack in the same turn it learns of the node, so the first packets
+   * for it find it there.
+   */
+  static createSync(options: TcpStackOptions): TcpStack {
+    if (prepared === undefined) throw new Error("TcpStack.createSync: call TcpStack.prepare() first");
     const ip = address(options.ip, "ip");
     const netmask = address(options.netmask, "netmask");
     if (!Number.isFinite(options.now)) throw new TypeError(`now: not a number of milliseconds: ${options.now}`);
-    const module = await lwipModule();
     let core: StackCore | undefined;
-    const instance = await WebAssembly.instantiate(module, {
+    const instance = new WebAssembly.Instance(prepared, {
       env: {
         output: (len: number): void => {
           core?.onOutput(len);

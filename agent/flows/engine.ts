@@ -71,6 +71,9 @@ const REPORT_MS = 500;
 /** flows are pumped at most this often (ms): enough for pacing to the packet at 100 Mbit/s, cheap at 10 Gbit/s */
 const PUMP_MS = 0.05;
 const MAX_SEGMENTS = 65536;
+/** a refused connection is tried again this long after the first try, every REFUSED_RETRY_GAP_MS */
+const REFUSED_RETRY_MS = 5000;
+const REFUSED_RETRY_GAP_MS = 100;
 
 interface StackEntry {
   order: StackOrder;
@@ -90,6 +93,9 @@ interface FlowEntry {
   listener: TcpListener | undefined;
   /** a failure before any end existed (no stack, connect refused locally) */
   error: string | undefined;
+  /** when the sender first tried, and when it may try again after a refusal (ms) */
+  firstTry: number;
+  retryAt: number;
   lastState: string;
   samplesSent: number;
   reportedEnd: boolean;
@@ -113,6 +119,8 @@ export class FlowEngine {
   readonly #keep = new Uint8Array(MAX_SEGMENTS).fill(1);
   readonly #split = new Int32Array(MAX_SEGMENTS);
   #nowMs = 0;
+  /** orders that came before the module was compiled */
+  #waiting: { stacks: StackOrder[]; flows: FlowOrder[] } | undefined;
   #lastPump = -Infinity;
   #nextReport = 0;
   /** epoch ms = clock ms + this */
@@ -137,6 +145,23 @@ export class FlowEngine {
 
   /** The stacks and flow ends to run; others stop (their sockets aborted, their stacks dropped). */
   update(nowNs: number, stacks: StackOrder[], flows: FlowOrder[]): void {
+    if (!TcpStack.prepared) {
+      // the module compiles once per thread; the newest orders are applied when it is ready
+      const first = this.#waiting === undefined;
+      this.#waiting = { stacks, flows };
+      if (first) {
+        TcpStack.prepare().then(
+          () => {
+            const w = this.#waiting!;
+            this.#waiting = undefined;
+            this.update(Bun.nanoseconds(), w.stacks, w.flows);
+            this.#hooks.wake();
+          },
+          (err: unknown) => this.#hooks.log(`the TCP stack module did not compile: ${(err as Error).message}`),
+        );
+      }
+      return;
+    }
     const ms = nowNs / 1e6;
     const wanted = new Map(stacks.map((s) => [s.node, s]));
     for (const [key, e] of this.#stacks) {
@@ -162,6 +187,8 @@ export class FlowEngine {
         receiver: undefined,
         listener: undefined,
         error: undefined,
+        firstTry: -1,
+        retryAt: 0,
         lastState: "",
         samplesSent: 0,
         reportedEnd: false,
@@ -243,12 +270,18 @@ export class FlowEngine {
     this.#lastPump = ms;
     let changed = false;
     for (const f of this.#flows.values()) {
-      if (!f.started) this.#start(f, ms);
+      if (!f.started && ms >= f.retryAt) this.#start(f, ms);
       try {
         f.sender?.pump(ms);
         f.receiver?.pump(ms);
       } catch (err) {
         f.error ??= `the flow's stack failed: ${(err as Error).message}`;
+      }
+      if (f.sender?.refused && ms - f.firstTry < REFUSED_RETRY_MS) {
+        // the receiver may not listen yet (its agent is still applying the state): try again shortly
+        f.sender = undefined;
+        f.started = false;
+        f.retryAt = ms + REFUSED_RETRY_GAP_MS;
       }
       if (this.#state(f) !== f.lastState) changed = true;
     }
@@ -264,7 +297,7 @@ export class FlowEngine {
     for (const e of this.#stacks.values()) if (e.stack !== undefined && !e.broken && e.due < min) min = e.due;
     for (const f of this.#flows.values()) {
       if (!f.started) {
-        if (this.#stacks.get(f.order.node)?.stack !== undefined) return 0;
+        if (this.#stacks.get(f.order.node)?.stack !== undefined && f.retryAt < min) min = f.retryAt;
         continue;
       }
       const d = f.sender?.nextDeadline ?? Infinity;
@@ -277,19 +310,12 @@ export class FlowEngine {
     const e: StackEntry = { order, stack: undefined, node: -1, due: ms, broken: false };
     this.#stacks.set(order.node, e);
     this.#bind(e);
-    const output = (packet: Uint8Array): void => this.#queueOut(e, packet);
-    TcpStack.create({ ip: order.ip, netmask: order.netmask, now: ms, output }).then(
-      (stack) => {
-        if (this.#stacks.get(order.node) !== e) return;
-        e.stack = stack;
-        e.due = this.#nowMs;
-        this.#hooks.wake();
-      },
-      (err: unknown) => {
-        e.broken = true;
-        this.#hooks.log(`node ${order.node}: its TCP stack did not start: ${(err as Error).message}`);
-      },
-    );
+    try {
+      e.stack = TcpStack.createSync({ ip: order.ip, netmask: order.netmask, now: ms, output: (packet) => this.#queueOut(e, packet) });
+    } catch (err) {
+      e.broken = true;
+      this.#hooks.log(`node ${order.node}: its TCP stack did not start: ${(err as Error).message}`);
+    }
   }
 
   /** A stack's packet: copied into a slot and queued for the forwarder (never forwarded from inside lwIP). */
@@ -344,6 +370,7 @@ export class FlowEngine {
     try {
       if (o.role === "sender") {
         if (o.dst === undefined || o.spec === undefined) throw new Error("a sender needs a destination and what to send");
+        if (f.firstTry < 0) f.firstTry = ms;
         f.sender = new FlowSender(e.stack.connect(o.dst, o.port), o.spec, ms);
       } else {
         f.listener = e.stack.listen(o.port, (socket) => this.#accepted(f, socket));

@@ -144,6 +144,11 @@ export class FlowSender {
     }
   }
 
+  /** The connection was refused: nobody listened at the destination port. */
+  get refused(): boolean {
+    return this.#state === "failed" && this.socket.closeReason === "refused";
+  }
+
   /** Stops the flow where it is (its order was withdrawn): the connection is reset. */
   abort(): void {
     if (this.#state === "finished" || this.#state === "failed") return;

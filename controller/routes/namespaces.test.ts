@@ -30,6 +30,7 @@ describe("namespaces", () => {
       routes: 1,
       states: { building: 3 },
       changes: { added: ["a", "b", "c"], removed: [], kept: [] },
+      flows: [],
     });
     const list = (await (await h.request("GET", "/namespaces")).json()) as NamespaceRow[];
     expect(list).toEqual([

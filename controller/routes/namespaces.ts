@@ -11,6 +11,7 @@ import { NamespaceCreate, NamespaceHostsChange, NamespacePatch, type NamespaceRo
 import { ApiError } from "../../protocol/errors.ts";
 import { Name } from "../../protocol/names.ts";
 import { type TopologyDocument, TopologyError } from "../../protocol/topology.ts";
+import { addFlow } from "../flows.ts";
 import { parseTopologyText, parseTopologyValue } from "../../protocol/topology-parse.ts";
 import type { Listing } from "../format.ts";
 import { type AppDeps, readBody, sendList } from "../http.ts";
@@ -79,9 +80,12 @@ export function namespaceRoutes(deps: AppDeps): Hono {
     }
     const doc = parseDocument(c.req.header("content-type") ?? "", await c.req.text());
     const result = deps.namespaces.applyDocument(name, doc);
+    // checked with the document; they start once its nodes are in place
+    const flows = result.flows.map((f) => addFlow(deps, name, f).id);
     const body: TopologyApplied = {
-      ...summary(result.record),
+      ...summary(deps.namespaces.get(name)),
       changes: { added: result.added, removed: result.removed, kept: result.kept },
+      flows,
     };
     return c.json(body);
   });
