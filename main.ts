@@ -19,6 +19,7 @@ import * as ns from "./cli/ns.ts";
 import * as node from "./cli/node.ts";
 import * as schedule from "./cli/schedule.ts";
 import * as capture from "./cli/capture.ts";
+import * as flow from "./cli/flow.ts";
 import { nodes, links, hosts } from "./cli/list.ts";
 
 interface Command {
@@ -26,7 +27,7 @@ interface Command {
   main: (values: Values, positionals: string[]) => Promise<number>;
 }
 
-const COMMANDS: Command[] = [up, down, exec, cp, nodes, links, hosts, ns, node, schedule, capture, controller, agent, cleanup];
+const COMMANDS: Command[] = [up, down, exec, cp, nodes, links, hosts, ns, node, schedule, capture, flow, controller, agent, cleanup];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length), 7);

@@ -14,6 +14,7 @@ import { COMMON, type CommandSpec, type Values, str, UsageError, seedFrom } from
 import { createClient } from "./client.ts";
 import { alive, printTokens, tokenBanner, readPid, removePid, selfArgv, waitForSignal, writePid } from "./lifecycle.ts";
 import { defaultHostName } from "./agent.ts";
+import { flowTable, watchFlows } from "./flow-progress.ts";
 
 export const spec: CommandSpec = {
   name: "up",
@@ -34,6 +35,8 @@ export const spec: CommandSpec = {
 };
 
 const readyFile = (stateDir: string) => path.join(stateDir, "up.ready");
+/** what a background `up`'s parent needs to follow the document's flows: the API's URL, the namespace, the flow ids */
+const flowsFile = (stateDir: string) => path.join(stateDir, "up.flows");
 const logFile = (stateDir: string) => path.join(stateDir, "up.log");
 
 export async function main(values: Values, positionals: string[]): Promise<number> {
@@ -50,6 +53,7 @@ export async function main(values: Values, positionals: string[]): Promise<numbe
 async function background(values: Values, file: string, stateDir: string): Promise<number> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   rmSync(readyFile(stateDir), { force: true });
+  rmSync(flowsFile(stateDir), { force: true });
   const out = openSync(logFile(stateDir), "w");
   const args = process.argv.slice(process.argv.indexOf("up") + 1).filter((a) => a !== "--foreground" && a !== "-f");
   const child = Bun.spawn([...selfArgv(), "up", ...args, "--foreground"], {
@@ -63,7 +67,9 @@ async function background(values: Values, file: string, stateDir: string): Promi
   while (Date.now() < limit) {
     if (existsSync(readyFile(stateDir))) {
       process.stdout.write(readFileSync(readyFile(stateDir), "utf8"));
-      return 0;
+      if (!existsSync(flowsFile(stateDir))) return 0;
+      const { url, namespace, ids } = JSON.parse(readFileSync(flowsFile(stateDir), "utf8")) as { url: string; namespace: string; ids: string[] };
+      return followFlows(createClient({ ...values, controller: url }), namespace, ids);
     }
     if (child.exitCode !== null || !alive(child.pid)) {
       console.error(`nextmini up failed; its log (${logFile(stateDir)}):\n${readFileSync(logFile(stateDir), "utf8").trimEnd()}`);
@@ -101,18 +107,25 @@ async function foreground(values: Values, file: string): Promise<number> {
     await ctl.stop();
     removePid(stateDir);
     rmSync(readyFile(stateDir), { force: true });
+    rmSync(flowsFile(stateDir), { force: true });
   };
   try {
     await withTimeout(agent.connected, 15_000, "the embedded agent did not join the controller");
     const client = createClient({ ...values, controller: ctl.url, token: ctl.apiToken });
-    await client.json("PUT", `/namespaces/${namespace}/topology`, doc);
+    const applied = await client.json<{ flows: string[] }>("PUT", `/namespaces/${namespace}/topology`, doc);
     await waitRunning(client, namespace, Number(values.timeout) * 1000);
     const table = await client.text(`/namespaces/${namespace}/nodes?format=table`);
     // the tokens are shown once: a background `up` hands them to its parent through the ready file
     const banner = ctl.createdTokens ? `${tokenBanner(ctl.apiToken, ctl.joinToken, stateDir)}\n` : "";
-    const summary = `${banner}${table.trimEnd()}\n\nnextmini is up: API ${ctl.url}, namespace ${namespace}. Try: nextmini exec ${firstNode(table)} -- ip addr; stop with: nextmini down\n`;
+    const flows = applied.flows;
+    const next = flows.length > 0 ? `Flows ${flows.join(", ")} are running; see them with: nextmini flow ls` : `Try: nextmini exec ${firstNode(table)} -- ip addr`;
+    const summary = `${banner}${table.trimEnd()}\n\nnextmini is up: API ${ctl.url}, namespace ${namespace}. ${next}; stop with: nextmini down\n`;
+    if (flows.length > 0) writeFileSync(flowsFile(stateDir), JSON.stringify({ url: ctl.url, namespace, ids: flows }));
     writeFileSync(readyFile(stateDir), summary);
-    if (values.foreground) process.stdout.write(summary);
+    if (values.foreground) {
+      process.stdout.write(summary);
+      if (flows.length > 0) await followFlows(client, namespace, flows);
+    }
   } catch (e) {
     console.error(`nextmini up: ${(e as Error).message}`);
     code = 1;
@@ -137,6 +150,17 @@ async function waitRunning(client: ReturnType<typeof createClient>, namespace: s
     if (Date.now() > limit) throw new Error(`timed out: ${line}`);
     await Bun.sleep(100);
   }
+}
+
+/** A progress line per flow until all have ended, then their table of completion times; 1 when any failed. */
+async function followFlows(client: ReturnType<typeof createClient>, namespace: string, ids: string[]): Promise<number> {
+  console.error(`running ${ids.length} flow${ids.length === 1 ? "" : "s"}:`);
+  const rows = await watchFlows(client, namespace, { ids });
+  process.stdout.write(`\n${await flowTable(client, namespace, ids)}\n`);
+  const failed = rows.filter((r) => r.state === "failed").length;
+  const verdict = failed > 0 ? `${failed} of ${rows.length} flows failed` : `all ${rows.length} flows finished`;
+  process.stdout.write(`\n${verdict}; the network stays up until 'nextmini down'\n`);
+  return failed > 0 ? 1 : 0;
 }
 
 function firstNode(table: string): string {

@@ -71,6 +71,8 @@ const REPORT_MS = 500;
 /** flows are pumped at most this often (ms): enough for pacing to the packet at 100 Mbit/s, cheap at 10 Gbit/s */
 const PUMP_MS = 0.05;
 const MAX_SEGMENTS = 65536;
+/** a stack is ticked at least this often (ms): lwIP's timers run every 50 ms, so one armed meanwhile is late by at most this */
+const IDLE_TICK_MS = 10;
 /** a refused connection is tried again this long after the first try, every REFUSED_RETRY_GAP_MS */
 const REFUSED_RETRY_MS = 5000;
 const REFUSED_RETRY_GAP_MS = 100;
@@ -261,7 +263,9 @@ export class FlowEngine {
     for (const e of this.#stacks.values()) {
       if (e.stack === undefined || e.broken || ms < e.due) continue;
       try {
-        e.due = e.stack.tick(ms);
+        // a call between ticks (a connect, a packet) can arm a timer the last tick did not know of
+        const next = e.stack.tick(ms);
+        e.due = next < ms + IDLE_TICK_MS ? next : ms + IDLE_TICK_MS;
       } catch (err) {
         this.#broke(e, err);
       }
