@@ -2,31 +2,37 @@
  * @module
  * The flows of a namespace as agents take them: the ones not yet ended, each
  * with the window its sender may keep in flight (protocol/flow.ts, windowFor)
- * worked out from the links its packets cross, so a sender never overflows
- * the bottleneck's queue on its own. Pure: the next-hop table comes in.
+ * worked out from the links its packets cross: the bottleneck's
+ * bandwidth-delay product plus its share of half the bottleneck's queue, so
+ * that flows through it do not overflow it between them. Pure: the next-hop
+ * table comes in.
  */
 import { windowFor, type FlowRecord, type FlowSpec } from "../protocol/flow.ts";
 import type { LinkSpec, NextHops, Shaping } from "../protocol/state.ts";
 import type { NamespaceRecord } from "./store.ts";
 
 export function flowSpecs(ns: NamespaceRecord, hops: NextHops): FlowSpec[] {
-  return ns.flows
-    .filter((f) => f.ended === undefined)
-    .map((f) => {
-      const window = flowWindow(ns, hops, f);
-      return {
-        id: f.id,
-        src: f.src,
-        dst: f.dst,
-        port: f.port,
-        weight: f.weight,
-        ...(f.bytes !== undefined ? { bytes: f.bytes } : {}),
-        ...(f.seconds !== undefined ? { seconds: f.seconds } : {}),
-        ...(f.rate !== undefined ? { rate: f.rate } : {}),
-        ...(f.route !== undefined ? { route: f.route } : {}),
-        ...(window !== undefined ? { window } : {}),
-      };
-    });
+  const active = ns.flows.filter((f) => f.ended === undefined);
+  const paths = active.map((f) => pathShaping(ns, hops, f));
+  // flows through the same bottleneck share its queue: each keeps its share of half of it
+  const sharing = new Map<string, number>();
+  for (const p of paths) if (p) sharing.set(p.bottleneck, (sharing.get(p.bottleneck) ?? 0) + 1);
+  return active.map((f, i) => {
+    const p = paths[i];
+    const window = p ? windowFor(p.bandwidth, p.rtt * 1000, p.queue / (sharing.get(p.bottleneck) ?? 1)) : undefined;
+    return {
+      id: f.id,
+      src: f.src,
+      dst: f.dst,
+      port: f.port,
+      weight: f.weight,
+      ...(f.bytes !== undefined ? { bytes: f.bytes } : {}),
+      ...(f.seconds !== undefined ? { seconds: f.seconds } : {}),
+      ...(f.rate !== undefined ? { rate: f.rate } : {}),
+      ...(f.route !== undefined ? { route: f.route } : {}),
+      ...(window !== undefined ? { window } : {}),
+    };
+  });
 }
 
 /** The nodes a flow's packets visit from src to dst: its pinned route, else the next hops; undefined when unreachable. */
@@ -47,28 +53,28 @@ export function flowPath(ns: NamespaceRecord, hops: NextHops, f: Pick<FlowRecord
   return path;
 }
 
-/** The shaping from `a` to `b` of the link between them. */
-function direction(links: LinkSpec[], a: string, b: string): Shaping | undefined {
+/** The shaping from `a` to `b` of the link between them, and that direction's name. */
+function direction(links: LinkSpec[], a: string, b: string): { s: Shaping; key: string } | undefined {
   for (const l of links) {
-    if (l.a === a && l.b === b) return l.ab;
-    if (l.a === b && l.b === a) return l.ba;
+    if (l.a === a && l.b === b) return { s: l.ab, key: `${l.id}/ab` };
+    if (l.a === b && l.b === a) return { s: l.ba, key: `${l.id}/ba` };
   }
   return undefined;
 }
 
-/** BDP plus half the bottleneck's queue, with the round trip over the path and back; undefined on unlimited paths. */
-function flowWindow(ns: NamespaceRecord, hops: NextHops, f: FlowRecord): number | undefined {
+/** A flow's bottleneck (the slowest direction it crosses) and round trip; undefined on unlimited paths. */
+function pathShaping(ns: NamespaceRecord, hops: NextHops, f: FlowRecord): { bottleneck: string; bandwidth: number; queue: number; rtt: number } | undefined {
   const path = flowPath(ns, hops, f);
   if (path === undefined) return undefined;
-  let bottleneck: Shaping | undefined;
+  let slowest: { s: Shaping; key: string } | undefined;
   let rtt = 0;
   for (let i = 0; i + 1 < path.length; i++) {
     const fwd = direction(ns.links, path[i], path[i + 1]);
     const back = direction(ns.links, path[i + 1], path[i]);
     if (!fwd || !back) return undefined;
-    rtt += fwd.delay + back.delay;
-    if (fwd.bandwidth > 0 && (bottleneck === undefined || fwd.bandwidth < bottleneck.bandwidth)) bottleneck = fwd;
+    rtt += fwd.s.delay + back.s.delay;
+    if (fwd.s.bandwidth > 0 && (slowest === undefined || fwd.s.bandwidth < slowest.s.bandwidth)) slowest = fwd;
   }
-  if (bottleneck === undefined) return undefined;
-  return windowFor(bottleneck.bandwidth, rtt * 1000, bottleneck.queue);
+  if (slowest === undefined) return undefined;
+  return { bottleneck: slowest.key, bandwidth: slowest.s.bandwidth, queue: slowest.s.queue, rtt };
 }

@@ -21,9 +21,10 @@
 import type { Shaping } from "../../protocol/state.ts";
 import type { DataplaneTables } from "./tables.ts";
 import { PacketPool, SMALL_SLOT } from "./pool.ts";
-import { LinkShaper, DROP_QUEUE_FULL } from "./shaper.ts";
+import { LinkShaper, DROP_NONE, DROP_QUEUE_FULL } from "./shaper.ts";
 import { segmentCount, splitSegments, trimSegments, wireBytes, VNET_HDR_LEN } from "./vnet.ts";
 import type { PcapWriter } from "./pcap.ts";
+import { WeightedQueues } from "./weighted.ts";
 
 /** Where released packets go: writes the slot's packet to the node and frees the slot. */
 export interface Egress {
@@ -84,6 +85,10 @@ export class Forwarder {
   #capDir: Int32Array;
   /** the pool's memory as a Buffer (a view made once), for Buffer#copy into capture buffers */
   #mem: Buffer;
+  /** weighted sharing in front of the transmitters of directions that have it */
+  #wq: WeightedQueues;
+  /** per slot: when it was queued in a weighted class (its transmission cannot start earlier) */
+  #arrival: Float64Array;
 
   constructor(
     readonly tables: DataplaneTables,
@@ -106,6 +111,8 @@ export class Forwarder {
     this.#capNode = new Int32Array(t.nodeKeys.length).fill(-1);
     this.#capDir = new Int32Array(t.dirKeys.length).fill(-1);
     this.#mem = Buffer.from(pool.mem.buffer, pool.mem.byteOffset, pool.mem.byteLength);
+    this.#wq = new WeightedQueues(pool.len.length, t.dirClassWeights);
+    this.#arrival = new Float64Array(t.dirClassWeights.some((w) => w !== undefined) ? pool.len.length : 0);
   }
 
   /** Which nodes and directions are captured, into which writers (sized for these tables). */
@@ -170,8 +177,9 @@ export class Forwarder {
     let i = 0;
     while (i < this.#activeCount) {
       const dir = this.#active[i];
+      if (this.#wq.isWeighted(dir)) this.#feed(now, dir);
       this.#drain(now, dir);
-      if (this.shapers[dir].nextDeadline() === Infinity) {
+      if (this.shapers[dir].nextDeadline() === Infinity && this.#wq.backlog(dir) === 0) {
         // swap-remove keeps the active list dense
         this.#isActive[dir] = 0;
         this.#active[i] = this.#active[--this.#activeCount];
@@ -185,8 +193,12 @@ export class Forwarder {
   nextDeadline(): number {
     let min = Infinity;
     for (let i = 0; i < this.#activeCount; i++) {
-      const d = this.shapers[this.#active[i]].nextDeadline();
+      const dir = this.#active[i];
+      const shaper = this.shapers[dir];
+      const d = shaper.nextDeadline();
       if (d < min) min = d;
+      // a weighted direction's next packet goes when its transmitter is free
+      if (this.#wq.backlog(dir) > 0 && shaper.busyUntil < min) min = shaper.busyUntil;
     }
     return min;
   }
@@ -198,6 +210,7 @@ export class Forwarder {
 
   /** Frees every held packet (before the tables are replaced). */
   flush(): void {
+    this.#wq.drain((slot) => this.pool.free(slot));
     for (const s of this.shapers) {
       let slot: number;
       while ((slot = s.pop(Infinity)) >= 0) this.pool.free(slot);
@@ -232,6 +245,7 @@ export class Forwarder {
   }
 
   #enqueue(now: number, slot: number, dir: number, nseg: number): void {
+    if (this.#wq.isWeighted(dir)) return this.#enqueueWeighted(now, slot, dir, nseg);
     const shaper = this.shapers[dir];
     const room = shaper.room(now);
     if (room < nseg) {
@@ -253,6 +267,48 @@ export class Forwarder {
     shaper.enqueue(now, slot, nseg, bytes);
     this.#markActive(dir);
     this.#drain(now, dir);
+  }
+
+  /** Into its flow's class of a weighted direction; the transmitter takes it by deficit round robin (#feed). */
+  #enqueueWeighted(now: number, slot: number, dir: number, nseg: number): void {
+    const shaper = this.shapers[dir];
+    if (this.pool.len[slot] <= SMALL_SLOT) slot = this.pool.shrink(slot);
+    const buf = this.pool.view(slot);
+    const len = this.pool.len[slot];
+    const bytes = this.#off ? wireBytes(buf, len) : len;
+    const dropped = this.#wq.push(dir, this.#classOf(buf, len, slot, dir), slot, nseg, bytes, shaper.limit, shaper.occupancy(now));
+    if (dropped >= 0) {
+      const n = dropped === slot ? nseg : this.#wq.segmentsOf(dropped);
+      this.drops[D_QUEUE] += n;
+      shaper.countDrop(DROP_QUEUE_FULL, n);
+      this.pool.free(dropped);
+      if (dropped === slot) return;
+    }
+    this.#arrival[slot] = now;
+    this.#markActive(dir);
+    this.#feed(now, dir);
+    this.#drain(now, dir);
+  }
+
+  /** Hands a weighted direction's transmitter its next packets, each from when the one before is done. */
+  #feed(now: number, dir: number): void {
+    const shaper = this.shapers[dir];
+    while (this.#wq.backlog(dir) > 0 && shaper.busyUntil <= now) {
+      const slot = this.#wq.pop(dir);
+      const at = shaper.busyUntil > this.#arrival[slot] ? shaper.busyUntil : this.#arrival[slot];
+      if (shaper.enqueue(at, slot, this.#wq.segmentsOf(slot), this.#wq.bytesOf(slot)) !== DROP_NONE) this.pool.free(slot);
+    }
+  }
+
+  /** A packet's class on a weighted direction: its flow's, by destination node and TCP port; 0 for the rest. */
+  #classOf(buf: Uint8Array, len: number, slot: number, dir: number): number {
+    const off = this.#off;
+    if (buf[off + 9] !== 6) return 0;
+    const ihl = (buf[off] & 15) * 4;
+    if (len < off + ihl + 4) return 0;
+    const port = (buf[off + ihl + 2] << 8) | buf[off + ihl + 3];
+    const t = this.tables;
+    return t.flowClass[t.nodeNs[t.dirTo[dir]]].get(this.#dst[slot] * 65536 + port) ?? 0;
   }
 
   #drain(now: number, dir: number): void {

@@ -109,6 +109,16 @@ export class LinkShaper {
     return this.#nsPerByte;
   }
 
+  /** When the transmitter finishes everything accepted so far (a weighted queue feeds it once it is free). */
+  get busyUntil(): number {
+    return this.#txFree;
+  }
+
+  /** The queue limit, in segments. */
+  get limit(): number {
+    return this.#limit;
+  }
+
   /** Ring capacity (entries), for tests and metrics. */
   get capacity(): number {
     return this.#mask + 1;

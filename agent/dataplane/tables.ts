@@ -46,6 +46,14 @@ export interface DataplaneTables {
   /** per namespace, n*n: offset in routeHops of the explicit route i -> j, or -1 */
   routeStart: Int32Array[];
   routeHops: Int32Array;
+  /**
+   * Weighted sharing (weighted.ts), in namespaces with flows of unequal
+   * weights: per direction its class weights (class 0 = other traffic, then
+   * one per flow), undefined where it is plain FIFO; per namespace, the class
+   * of a packet by (destination node id * 65536 + TCP destination port).
+   */
+  dirClassWeights: (Float64Array | undefined)[];
+  flowClass: Map<number, number>[];
 }
 
 export interface LocalInterface {
@@ -80,6 +88,8 @@ export function compileTables(
   const nextDir: Int32Array[] = [];
   const routeStart: Int32Array[] = [];
   const hops: number[] = [];
+  const dirClassWeights: (Float64Array | undefined)[] = [];
+  const flowClass: Map<number, number>[] = [];
 
   namespaces.forEach((ns, k) => {
     const base = nodeKeys.length;
@@ -140,6 +150,17 @@ export function compileTables(
       hops.push(...run);
     }
     routeStart.push(starts);
+    const classes = new Map<number, number>();
+    let weights: Float64Array | undefined;
+    if (ns.flows.some((f) => f.weight !== 1)) {
+      weights = Float64Array.from([1, ...ns.flows.map((f) => f.weight)]);
+      ns.flows.forEach((f, c) => {
+        const dst = index.get(f.dst);
+        if (dst !== undefined) classes.set((base + dst) * 65536 + f.port, c + 1);
+      });
+    }
+    flowClass.push(classes);
+    while (dirClassWeights.length < dirKeys.length) dirClassWeights.push(weights);
   });
 
   const nodeFd = new Int32Array(nodeKeys.length).fill(-1);
@@ -176,6 +197,8 @@ export function compileTables(
     nextDir,
     routeStart,
     routeHops: Int32Array.from(hops),
+    dirClassWeights,
+    flowClass,
   };
 }
 
@@ -192,7 +215,9 @@ export function sameStructure(a: DataplaneTables, b: DataplaneTables): boolean {
     JSON.stringify(a.peers) === JSON.stringify(b.peers) &&
     sameList(a.routeHops, b.routeHops) &&
     a.nextDir.every((t, i) => sameList(t, b.nextDir[i])) &&
-    a.routeStart.every((t, i) => sameList(t, b.routeStart[i]))
+    a.routeStart.every((t, i) => sameList(t, b.routeStart[i])) &&
+    a.dirClassWeights.every((w, i) => (w === undefined ? b.dirClassWeights[i] === undefined : sameList(w, b.dirClassWeights[i]))) &&
+    a.flowClass.every((m, i) => JSON.stringify([...m]) === JSON.stringify([...(b.flowClass[i] ?? [])]))
   );
 }
 

@@ -9,7 +9,7 @@ import { Dataplane } from "../dataplane/dataplane.ts";
 import { compileTables } from "../dataplane/tables.ts";
 import { lineNamespace } from "../dataplane/namespace.fixture.ts";
 import type { Shaping } from "../../protocol/state.ts";
-import type { FlowSpec } from "../../protocol/flow.ts";
+import { windowFor, type FlowSpec } from "../../protocol/flow.ts";
 import { userspaceOrders } from "./orders.ts";
 import type { FlowUpdate } from "./engine.ts";
 
@@ -83,6 +83,58 @@ describe("flows between userspace nodes in the dataplane worker", () => {
     expect(s.durationMs!).toBeGreaterThan(ideal * 0.95);
     expect(s.durationMs!).toBeLessThan(ideal * 1.1);
   });
+
+  test("100 MB over 1 Gbit/s with 1 ms each way: exactly 100 MB, within 10% of 100 MB / 1 Gbit/s plus the handshake", async () => {
+    const bytes = 100e6;
+    const window = Math.ceil((1e9 / 8) * 0.002) + 500 * 1460;
+    const ends = await run({ bandwidth: 1e9, delay: 0.001 }, [flow("f1", { bytes, window })], 30_000);
+    const s = ends.get("default/f1/sender")!;
+    const r = ends.get("default/f1/receiver")!;
+    expect(r.bytes).toBe(bytes);
+    expect(r.sha256).toBe(s.sha256!);
+    const ideal = (bytes * 8) / 1e9 * 1000 + 2;
+    console.log(`100 MB at 1 Gbit/s: ${s.durationMs!.toFixed(1)} ms (100 MB / 1 Gbit/s + RTT = ${ideal} ms)`);
+    expect(s.durationMs!).toBeLessThan(ideal * 1.1);
+  }, 40_000);
+
+  test("rate 10Mbit on a 1 Gbit/s link runs at 9-10 Mbit/s", async () => {
+    const ends = await run({ bandwidth: 1e9, delay: 0.001 }, [flow("f1", { seconds: 3, rate: 10e6 })]);
+    const s = ends.get("default/f1/sender")!;
+    // the sender's figure: every byte acknowledged, over its whole life
+    const bps = (s.bytes * 8) / (s.durationMs! / 1000);
+    console.log(`rate 10Mbit: ${(bps / 1e6).toFixed(2)} Mbit/s`);
+    expect(bps).toBeGreaterThanOrEqual(9e6);
+    expect(bps).toBeLessThanOrEqual(10e6);
+  });
+
+  test("weights 1 and 2 on a 30 Mbit/s link share it 10 and 20 Mbit/s while both run", async () => {
+    // as the controller gives them: two flows share the bottleneck's queue
+    const window = windowFor(30e6, 10, 500);
+    const ends = await run({ bandwidth: 30e6, delay: 0.005 }, [flow("f1", { seconds: 4, window }), flow("f2", { seconds: 4, window, weight: 2 })]);
+    // mean of the receivers' samples from 1 s to 3.5 s, when both send
+    const mean = (key: string) => {
+      const xs = ends.get(key)!.samples.filter((x) => x.at >= 1000 && x.at <= 3500).map((x) => x.bps);
+      return xs.reduce((a, b) => a + b, 0) / xs.length;
+    };
+    const one = mean("default/f1/receiver");
+    const two = mean("default/f2/receiver");
+    console.log(`weights 1 and 2 on 30 Mbit/s: ${(one / 1e6).toFixed(2)} and ${(two / 1e6).toFixed(2)} Mbit/s`);
+    expect(Math.abs(one - 10e6)).toBeLessThan(1.5e6);
+    expect(Math.abs(two - 20e6)).toBeLessThan(3e6);
+  }, 20_000);
+
+  test("ten flows over 100 Mbit/s with 1% loss all finish, with at least 60% of the link between them", async () => {
+    const window = windowFor(100e6, 4, 100);
+    const flows = Array.from({ length: 10 }, (_, i) => flow(`f${i + 1}`, { bytes: 2e6, window }));
+    const ends = await run({ bandwidth: 100e6, delay: 0.002, loss: 0.01 }, flows, 60_000);
+    const senders = [...ends.values()].filter((u) => u.role === "sender");
+    expect(senders.map((u) => u.state)).toEqual(Array(10).fill("finished"));
+    const first = Math.min(...senders.map((u) => u.startedAt!));
+    const last = Math.max(...senders.map((u) => u.finishedAt!));
+    const goodput = (10 * 2e6 * 8) / ((last - first) / 1000);
+    console.log(`10 flows, 1% loss, 100 Mbit/s: ${(goodput / 1e6).toFixed(1)} Mbit/s together`);
+    expect(goodput).toBeGreaterThanOrEqual(60e6);
+  }, 70_000);
 
   test("a flow to a port nobody listens on is tried for 5 s (its receiver may be starting), then fails with the reason", async () => {
     const ns = lineNamespace(["u1", "u2"], { kind: "userspace", hosts: HOST, flows: [] });

@@ -93,6 +93,7 @@ export class FlowSender {
   #acked = 0;
   #error: string | undefined;
   #startedAt: number;
+  #paceFrom: number;
   #finishedAt: number | undefined;
   #stopAt: number;
   #total: number;
@@ -110,12 +111,15 @@ export class FlowSender {
   ) {
     if (spec.bytes === undefined && spec.seconds === undefined) throw new RangeError("a flow needs bytes or seconds");
     this.#startedAt = now;
+    this.#paceFrom = now;
     this.#total = spec.bytes ?? Infinity;
     this.#stopAt = spec.seconds === undefined ? Infinity : now + spec.seconds * 1000;
     this.#sampler = new Sampler(now);
     if (spec.window !== undefined && Number.isFinite(spec.window)) socket.setSendBuffer(spec.window);
     socket.onConnect = () => {
       if (this.#state === "pending") this.#state = "running";
+      // pacing counts from the handshake's end: the time before it sent nothing to catch up on
+      this.#paceFrom = this.#lastNow;
     };
     socket.onWritable = () => this.#write(this.#lastNow);
     socket.onClose = (reason) => {
@@ -162,7 +166,7 @@ export class FlowSender {
   get nextDeadline(): number {
     const rate = this.spec.rate;
     if (!rate || this.#ended || this.#state !== "running") return Infinity;
-    const due = this.#startedAt + (((this.#written + PACING_QUANTUM) * 8) / rate) * 1000;
+    const due = this.#paceFrom + (((this.#written + PACING_QUANTUM) * 8) / rate) * 1000;
     return due > this.#lastNow ? due : this.#lastNow;
   }
 
@@ -171,7 +175,7 @@ export class FlowSender {
     if (now >= this.#stopAt) this.#total = this.#written;
     let budget = this.#total - this.#written;
     if (this.spec.rate) {
-      const allowed = Math.floor(((now - this.#startedAt) / 1000) * (this.spec.rate / 8)) - this.#written;
+      const allowed = Math.floor(((now - this.#paceFrom) / 1000) * (this.spec.rate / 8)) - this.#written;
       if (allowed < budget) budget = allowed < PACING_QUANTUM ? 0 : allowed;
     }
     while (budget > 0) {
