@@ -11,15 +11,30 @@ import { windowFor, type FlowRecord, type FlowSpec } from "../protocol/flow.ts";
 import type { LinkSpec, NextHops, Shaping } from "../protocol/state.ts";
 import type { NamespaceRecord } from "./store.ts";
 
+/**
+ * What a node's TCP stack holds of unacknowledged data well, over all the flows
+ * it sends: lwIP's pools hold 5.7 MiB of it (wasm/README.md), and lwIP 2.1
+ * walks the whole unacknowledged queue on every output, so past a few MiB a
+ * stack slows down however fast the path is (bench/flows: 16 flows of 4 MiB
+ * each moved 0.8 Gbit/s, of 256 KiB each 3.1 Gbit/s).
+ */
+const STACK_WINDOW_BYTES = 4 * 1024 * 1024;
+/** a flow's window on a path without a bandwidth limit (there is no BDP to size it by) */
+const UNLIMITED_WINDOW_BYTES = 512 * 1024;
+
 export function flowSpecs(ns: NamespaceRecord, hops: NextHops): FlowSpec[] {
   const active = ns.flows.filter((f) => f.ended === undefined);
   const paths = active.map((f) => pathShaping(ns, hops, f));
   // flows through the same bottleneck share its queue: each keeps its share of half of it
   const sharing = new Map<string, number>();
   for (const p of paths) if (p) sharing.set(p.bottleneck, (sharing.get(p.bottleneck) ?? 0) + 1);
+  // and flows from one node share its stack
+  const fromNode = new Map<string, number>();
+  for (const f of active) fromNode.set(f.src, (fromNode.get(f.src) ?? 0) + 1);
   return active.map((f, i) => {
     const p = paths[i];
-    const window = p ? windowFor(p.bandwidth, p.rtt * 1000, p.queue / (sharing.get(p.bottleneck) ?? 1)) : undefined;
+    const path = p ? windowFor(p.bandwidth, p.rtt * 1000, p.queue / (sharing.get(p.bottleneck) ?? 1)) : UNLIMITED_WINDOW_BYTES;
+    const window = Math.min(path, Math.floor(STACK_WINDOW_BYTES / (fromNode.get(f.src) ?? 1)));
     return {
       id: f.id,
       src: f.src,
@@ -30,7 +45,7 @@ export function flowSpecs(ns: NamespaceRecord, hops: NextHops): FlowSpec[] {
       ...(f.seconds !== undefined ? { seconds: f.seconds } : {}),
       ...(f.rate !== undefined ? { rate: f.rate } : {}),
       ...(f.route !== undefined ? { route: f.route } : {}),
-      ...(window !== undefined ? { window } : {}),
+      window,
     };
   });
 }

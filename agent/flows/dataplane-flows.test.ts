@@ -8,49 +8,13 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { Dataplane } from "../dataplane/dataplane.ts";
 import { compileTables } from "../dataplane/tables.ts";
 import { lineNamespace } from "../dataplane/namespace.fixture.ts";
-import type { Shaping } from "../../protocol/state.ts";
 import { windowFor, type FlowSpec } from "../../protocol/flow.ts";
 import { userspaceOrders } from "./orders.ts";
 import type { FlowUpdate } from "./engine.ts";
+import { HOST, runFlows, stopFlowsDataplane } from "./flows.fixture.ts";
 
-const HOST = "x";
-let dataplane: Dataplane | undefined;
-
-afterEach(async () => {
-  await dataplane?.stop();
-  dataplane = undefined;
-});
-
-/** Runs `flows` between u1 and u2 over one link; resolves with every end's last update once all ended. */
-async function run(shaping: Partial<Shaping>, flows: FlowSpec[], limitMs = 20_000): Promise<Map<string, FlowUpdate>> {
-  const last = new Map<string, FlowUpdate>();
-  const samples = new Map<string, FlowUpdate["samples"]>();
-  const errors: string[] = [];
-  let ended: () => void = () => {};
-  const done = new Promise<void>((r) => (ended = r));
-  dataplane = new Dataplane({
-    seed: 3,
-    onError: (m) => errors.push(m),
-    onFlows: (updates) => {
-      for (const u of updates) {
-        const k = `${u.key}/${u.role}`;
-        samples.set(k, [...(samples.get(k) ?? []), ...u.samples]);
-        last.set(k, { ...u, samples: samples.get(k)! });
-      }
-      const all = flows.length * 2;
-      if ([...last.values()].filter((u) => u.state === "finished" || u.state === "failed").length === all) ended();
-    },
-  });
-  await dataplane.start();
-  const ns = lineNamespace(["u1", "u2"], { kind: "userspace", hosts: HOST, shaping, flows });
-  await dataplane.setTables(compileTables([ns], new Map(), HOST));
-  const orders = userspaceOrders([ns], HOST);
-  dataplane.setUserspace(orders.stacks, orders.flows);
-  const timeout = Bun.sleep(limitMs).then(() => "timeout" as const);
-  const outcome = await Promise.race([done.then(() => "done" as const), timeout]);
-  if (outcome === "timeout") throw new Error(`flows did not end within ${limitMs} ms: ${JSON.stringify([...last.values()].map(({ samples: _, ...u }) => u))} ${errors.join("; ")}`);
-  return last;
-}
+afterEach(stopFlowsDataplane);
+const run = runFlows;
 
 function flow(id: string, fields: Partial<FlowSpec>): FlowSpec {
   return { id, src: "u1", dst: "u2", port: 20000 + Number(id.slice(1)), weight: 1, ...fields };
@@ -139,7 +103,7 @@ describe("flows between userspace nodes in the dataplane worker", () => {
   test("a flow to a port nobody listens on is tried for 5 s (its receiver may be starting), then fails with the reason", async () => {
     const ns = lineNamespace(["u1", "u2"], { kind: "userspace", hosts: HOST, flows: [] });
     const updates: FlowUpdate[] = [];
-    dataplane = new Dataplane({ onFlows: (u) => updates.push(...u) });
+    const dataplane = new Dataplane({ onFlows: (u) => updates.push(...u) });
     await dataplane.start();
     await dataplane.setTables(compileTables([ns], new Map(), HOST));
     const orders = userspaceOrders([ns], HOST);
@@ -150,5 +114,6 @@ describe("flows between userspace nodes in the dataplane worker", () => {
     const failed = updates.find((u) => u.state === "failed");
     expect(failed?.error).toContain("refused");
     expect(Date.now() - t0).toBeGreaterThanOrEqual(4900);
+    await dataplane.stop();
   }, 15_000);
 });
