@@ -2,10 +2,11 @@
  * @module
  * The flows of a namespace as agents take them: the ones not yet ended, each
  * with the window its sender may keep in flight (protocol/flow.ts, windowFor)
- * worked out from the links its packets cross: the bottleneck's
- * bandwidth-delay product plus its share of half the bottleneck's queue, so
- * that flows through it do not overflow it between them. Pure: the next-hop
- * table comes in.
+ * worked out from the links its packets cross: its weight's share of what
+ * the flows through its bottleneck may keep in flight together (windowFor),
+ * so that they keep it busy without overflowing it (lwIP repairs losses
+ * slowly). Windows change as flows come and end; agents apply
+ * them to running senders. Pure: the next-hop table comes in.
  */
 import { windowFor, type FlowRecord, type FlowSpec } from "../protocol/flow.ts";
 import type { LinkSpec, NextHops, Shaping } from "../protocol/state.ts";
@@ -19,21 +20,32 @@ import type { NamespaceRecord } from "./store.ts";
  * each moved 0.8 Gbit/s, of 256 KiB each 3.1 Gbit/s).
  */
 const STACK_WINDOW_BYTES = 4 * 1024 * 1024;
+/** the least window a flow gets however many share its bottleneck: four full segments */
+const MIN_WINDOW_BYTES = 4 * 1460;
 /** a flow's window on a path without a bandwidth limit (there is no BDP to size it by) */
 const UNLIMITED_WINDOW_BYTES = 512 * 1024;
 
 export function flowSpecs(ns: NamespaceRecord, hops: NextHops): FlowSpec[] {
   const active = ns.flows.filter((f) => f.ended === undefined);
   const paths = active.map((f) => pathShaping(ns, hops, f));
-  // flows through the same bottleneck share its queue: each keeps its share of half of it
-  const sharing = new Map<string, number>();
-  for (const p of paths) if (p) sharing.set(p.bottleneck, (sharing.get(p.bottleneck) ?? 0) + 1);
+  // flows through the same bottleneck share what it holds, in proportion to their weights
+  const sharing = new Map<string, { weights: number; flows: number }>();
+  active.forEach((f, i) => {
+    const p = paths[i];
+    if (!p) return;
+    const s = sharing.get(p.bottleneck) ?? { weights: 0, flows: 0 };
+    sharing.set(p.bottleneck, { weights: s.weights + f.weight, flows: s.flows + 1 });
+  });
   // and flows from one node share its stack
   const fromNode = new Map<string, number>();
   for (const f of active) fromNode.set(f.src, (fromNode.get(f.src) ?? 0) + 1);
   return active.map((f, i) => {
     const p = paths[i];
-    const path = p ? windowFor(p.bandwidth, p.rtt * 1000, p.queue / (sharing.get(p.bottleneck) ?? 1)) : UNLIMITED_WINDOW_BYTES;
+    const group = p ? (sharing.get(p.bottleneck) ?? { weights: f.weight, flows: 1 }) : undefined;
+    const path =
+      p && group
+        ? Math.max(MIN_WINDOW_BYTES, Math.floor((windowFor(p.bandwidth, p.rtt * 1000, p.queue, group.flows) * f.weight) / group.weights))
+        : UNLIMITED_WINDOW_BYTES;
     const window = Math.min(path, Math.floor(STACK_WINDOW_BYTES / (fromNode.get(f.src) ?? 1)));
     return {
       id: f.id,

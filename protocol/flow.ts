@@ -49,18 +49,22 @@ export type ThroughputSample = z.infer<typeof ThroughputSample>;
 export const MAX_FLOW_SAMPLES = 600;
 
 /**
- * The most bytes a flow's sender keeps in flight on a route of `bandwidth` bit/s
- * at its bottleneck, `rttMs` of propagation both ways and a `queue` of packets
- * at the bottleneck: its bandwidth-delay product plus half that queue.
- * lwIP 2.1 does not use the SACKs it receives, so a slow start that overflows
- * a queue by hundreds of packets is repaired one segment per round trip, with
- * timeouts between; a window the path can hold never overflows it alone. Half
- * the queue, because the window also counts what sits in the delay lines both
- * ways; a full queue's worth on top would overflow it by a few segments.
+ * The most bytes the `flows` through a bottleneck keep in flight between
+ * them (each takes its weight's share), on a route of `bandwidth` bit/s at
+ * its bottleneck and `rttMs` of propagation both ways, whose bottleneck has a
+ * `queue` of packets. Each flow gets a bandwidth-delay product and all of
+ * them half the queue on top, so each can fill the link alone and has
+ * segments enough in flight to repair a random loss by fast retransmit; but
+ * together never more than the BDP and three quarters of the queue, which
+ * the path can hold (the rest is headroom for what a window does not count:
+ * headers, ACKs in the delay lines). lwIP 2.1 does not use the SACKs it
+ * receives, so a slow start that overflows a queue by hundreds of packets is
+ * repaired one segment per round trip, with timeouts between.
  */
-export function windowFor(bandwidth: number, rttMs: number, queue: number, mss = 1460): number {
+export function windowFor(bandwidth: number, rttMs: number, queue: number, flows = 1, mss = 1460): number {
   if (bandwidth <= 0) return Infinity;
-  return Math.ceil((bandwidth / 8) * (rttMs / 1000)) + Math.floor(queue / 2) * mss;
+  const bdp = Math.ceil((bandwidth / 8) * (rttMs / 1000));
+  return Math.min(flows * bdp + Math.floor(queue / 2) * mss, bdp + Math.floor((queue * 3) / 4) * mss);
 }
 
 /** f1, f2, ...: from a per-namespace counter, never reused within the namespace */

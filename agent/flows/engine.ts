@@ -181,7 +181,14 @@ export class FlowEngine {
       this.#stop(f);
     }
     for (const [key, order] of orders) {
-      if (this.#flows.has(key)) continue;
+      const had = this.#flows.get(key);
+      if (had) {
+        // the window follows the flows sharing the route
+        const window = order.spec?.window;
+        if (window !== undefined && window !== had.order.spec?.window) had.sender?.setWindow(window);
+        had.order = order;
+        continue;
+      }
       this.#flows.set(key, {
         order,
         started: false,

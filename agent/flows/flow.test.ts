@@ -110,8 +110,11 @@ describe("user-space flows over shaped links", () => {
     expect(r.error).toContain("refused");
   });
 
-  test("the window for a route is its bandwidth-delay product and half its bottleneck queue; unlimited links get none", () => {
+  test("the window for a route is its bandwidth-delay product and half its bottleneck queue, bounded for many flows; unlimited links get none", () => {
     expect(windowFor(1e9, 2, 1000)).toBe(250_000 + 500 * 1460);
+    // many flows: a BDP each and half the queue, but never more than the BDP and three quarters of the queue
+    expect(windowFor(100e6, 4, 1000, 10)).toBe(50_000 + 750 * 1460);
+    expect(windowFor(100e6, 24, 200, 2)).toBe(300_000 + 150 * 1460);
     expect(windowFor(0, 2, 1000)).toBe(Infinity);
   });
 

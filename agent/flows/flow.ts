@@ -148,6 +148,11 @@ export class FlowSender {
     }
   }
 
+  /** A new cap on bytes in flight (other flows came or ended on the route). */
+  setWindow(bytes: number): void {
+    if (this.socket.state !== "closed" && Number.isFinite(bytes)) this.socket.setSendBuffer(bytes);
+  }
+
   /** The connection was refused: nobody listened at the destination port. */
   get refused(): boolean {
     return this.#state === "failed" && this.socket.closeReason === "refused";

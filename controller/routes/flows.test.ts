@@ -43,7 +43,7 @@ describe("flows", () => {
     expect(res.status).toBe(201);
     const row = (await res.json()) as FlowRow;
     expect(row).toMatchObject({ id: "f1", src: "u1", dst: "u2", port: 20001, bytes: 10e6, weight: 2, state: "pending", delivered: 0 });
-    // BDP of 100 Mbit/s over 10 ms plus half the 100-packet queue
+    // BDP of 100 Mbit/s over 10 ms plus half the 100-packet queue, all of it for the one flow
     const spec = { id: "f1", src: "u1", dst: "u2", port: 20001, bytes: 10e6, weight: 2, window: 125_000 + 50 * 1460 };
     expect(flowsOf(h1)).toEqual([spec]);
     expect(flowsOf(h2)).toEqual([spec]);
@@ -70,6 +70,8 @@ describe("flows", () => {
       { at: 100, bps: 90e6 },
       { at: 200, bps: 95e6 },
     ]);
+    const stats = (await (await h.request("GET", "/namespaces/default/stats")).json()) as { flows: FlowRow[] };
+    expect(stats.flows.map((f) => [f.id, f.state, f.delivered])).toEqual([["f1", "finished", 10e6]]);
     const table = await (await h.request("GET", "/namespaces/default/flows?format=table")).text();
     expect(table).toContain("finished");
     expect(table).toContain("10MB");

@@ -1,13 +1,14 @@
 /**
  * @module
- * GET /namespaces/{ns}/stats: `{links, flows}` in JSON; `format=table|csv`
- * renders the link rows (flows arrive with the flows issue).
+ * GET /namespaces/{ns}/stats: `{links, flows}` in JSON (flows as
+ * GET .../flows lists them); `format=table|csv` renders the link rows.
  */
 import { Hono } from "hono";
 import type { LinkStatsRow } from "../../protocol/api.ts";
 import { type Listing, parseFormat, renderList } from "../format.ts";
 import type { AppDeps } from "../http.ts";
 import { linkStatsRows } from "../views.ts";
+import { flowRow } from "../flows.ts";
 
 export const LINK_STATS_LISTING: Listing<LinkStatsRow> = {
   columns: [
@@ -26,11 +27,13 @@ export const LINK_STATS_LISTING: Listing<LinkStatsRow> = {
 export function statsRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   app.get("/namespaces/:ns/stats", (c) => {
-    const rows = linkStatsRows(deps.namespaces.get(c.req.param("ns")), deps.hub);
+    const ns = deps.namespaces.get(c.req.param("ns"));
+    const rows = linkStatsRows(ns, deps.hub);
     const query = { format: c.req.query("format"), columns: c.req.query("columns") };
     const r = renderList(rows, LINK_STATS_LISTING, query);
     if (parseFormat(query.format) !== "json") return c.body(r.body, 200, { "content-type": r.contentType });
-    return c.body(`{"links":${r.body},"flows":[]}`, 200, { "content-type": r.contentType });
+    const flows = ns.flows.map((f) => flowRow(deps.hub.flows, ns.name, f));
+    return c.body(`{"links":${r.body},"flows":${JSON.stringify(flows)}}`, 200, { "content-type": r.contentType });
   });
   return app;
 }
