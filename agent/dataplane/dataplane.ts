@@ -120,6 +120,11 @@ export class Dataplane {
     }
   }
 
+  /** New flow classes for weighted sharing, applied in place (the tables are otherwise the same). */
+  setClasses(tables: DataplaneTables): void {
+    this.#send({ type: "classes", dirClassWeights: tables.dirClassWeights, flowClass: tables.flowClass });
+  }
+
   reshape(updates: { dir: number; shaping: Shaping }[]): void {
     if (updates.length > 0) this.#send({ type: "shape", updates });
   }

@@ -203,6 +203,31 @@ export class Forwarder {
     return min;
   }
 
+  /**
+   * New flow classes (flows came or ended): packets waiting in the old classes
+   * move to the new ones, in the order the old scheduler would have sent them;
+   * on directions no longer weighted they go straight to the transmitter.
+   */
+  setClasses(now: number, dirClassWeights: (Float64Array | undefined)[], flowClass: Map<number, number>[]): void {
+    const t = this.tables;
+    t.dirClassWeights = dirClassWeights;
+    t.flowClass = flowClass;
+    const old = this.#wq;
+    this.#wq = new WeightedQueues(this.pool.len.length, dirClassWeights);
+    if (this.#arrival.length === 0 && dirClassWeights.some((w) => w !== undefined)) this.#arrival = new Float64Array(this.pool.len.length);
+    old.drain((slot, dir, nseg, bytes) => {
+      const shaper = this.shapers[dir];
+      if (this.#wq.isWeighted(dir)) {
+        const buf = this.pool.view(slot);
+        // no limit: these were accepted already
+        this.#wq.push(dir, this.#classOf(buf, this.pool.len[slot], slot, dir), slot, nseg, bytes, Infinity, 0);
+      } else if (shaper.enqueue(now, slot, nseg, bytes) !== DROP_NONE) {
+        this.pool.free(slot);
+      }
+      this.#markActive(dir);
+    });
+  }
+
   reshape(now: number, dir: number, shaping: Shaping): void {
     this.shapers[dir].setShaping(now, shaping);
     this.#markActive(dir);

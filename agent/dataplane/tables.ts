@@ -202,7 +202,7 @@ export function compileTables(
   };
 }
 
-/** Two table sets that differ only in shaping can be updated in place, keeping queued packets. */
+/** Two table sets that differ only in shaping (and flow classes) can be updated in place, keeping queued packets. */
 export function sameStructure(a: DataplaneTables, b: DataplaneTables): boolean {
   return (
     sameList(a.nodeKeys, b.nodeKeys) &&
@@ -215,7 +215,17 @@ export function sameStructure(a: DataplaneTables, b: DataplaneTables): boolean {
     JSON.stringify(a.peers) === JSON.stringify(b.peers) &&
     sameList(a.routeHops, b.routeHops) &&
     a.nextDir.every((t, i) => sameList(t, b.nextDir[i])) &&
-    a.routeStart.every((t, i) => sameList(t, b.routeStart[i])) &&
+    a.routeStart.every((t, i) => sameList(t, b.routeStart[i]))
+  );
+}
+
+/**
+ * Whether the flow classes of weighted sharing are the same; they change as
+ * flows come and end, and are updated in place (the queues keep their packets).
+ */
+export function sameClasses(a: DataplaneTables, b: DataplaneTables): boolean {
+  return (
+    a.dirClassWeights.length === b.dirClassWeights.length &&
     a.dirClassWeights.every((w, i) => (w === undefined ? b.dirClassWeights[i] === undefined : sameList(w, b.dirClassWeights[i]))) &&
     a.flowClass.every((m, i) => JSON.stringify([...m]) === JSON.stringify([...(b.flowClass[i] ?? [])]))
   );

@@ -151,13 +151,13 @@ export class WeightedQueues {
     return this.#bytes[slot];
   }
 
-  /** Every queued slot of every direction, for the caller to free (before tables change). */
-  drain(free: (slot: number) => void): void {
+  /** Empties every direction, handing each queued slot (in the order it would have gone) to `take`. */
+  drain(take: (slot: number, dir: number, nseg: number, bytes: number) => void): void {
     for (let dir = 0; dir < this.#dirs.length; dir++) {
       const d = this.#dirs[dir];
       if (!d) continue;
       let slot: number;
-      while ((slot = this.pop(dir)) >= 0) free(slot);
+      while ((slot = this.pop(dir)) >= 0) take(slot, dir, this.#nseg[slot], this.#bytes[slot]);
     }
   }
 

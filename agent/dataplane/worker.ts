@@ -501,6 +501,10 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         schedule();
         break;
       }
+      case "classes":
+        fwd?.setClasses(Bun.nanoseconds(), msg.dirClassWeights, msg.flowClass);
+        schedule();
+        break;
       case "shape": {
         const now = Bun.nanoseconds();
         for (const u of msg.updates) fwd?.reshape(now, u.dir, latency.configure(u.dir, u.shaping));
