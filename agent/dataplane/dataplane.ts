@@ -122,7 +122,7 @@ export class Dataplane {
 
   /** New flow classes for weighted sharing, applied in place (the tables are otherwise the same). */
   setClasses(tables: DataplaneTables): void {
-    this.#send({ type: "classes", dirClassWeights: tables.dirClassWeights, flowClass: tables.flowClass });
+    this.#send({ type: "classes", dirClassWeights: tables.dirClassWeights, flowClass: tables.flowClass, flowRoute: tables.flowRoute });
   }
 
   reshape(updates: { dir: number; shaping: Shaping }[]): void {

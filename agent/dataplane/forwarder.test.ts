@@ -105,6 +105,34 @@ function setup(state: NamespaceState, vnet = false) {
 }
 
 describe("Forwarder", () => {
+  test("a flow pinned to a route takes it, by its TCP destination port; the pair's other packets take the first route", () => {
+    const routes = [
+      { id: "via-s1", path: ["h1", "s1", "h2"], weight: 1 },
+      { id: "via-s2", path: ["h1", "s2", "h2"], weight: 1 },
+    ];
+    const flows = [{ id: "f1", src: "h1", dst: "h2", port: 20001, weight: 1, bytes: 1000, route: "via-s2" }];
+    const f = setup({ ...diamond({}, routes), flows });
+    const sendTcp = (port: number) => {
+      const slot = f.pool.alloc(false);
+      const b = f.pool.view(slot);
+      b.fill(0, 0, 60);
+      b[0] = 0x45;
+      b[9] = 6;
+      [10, 0, 0, 4].forEach((o, i) => (b[16 + i] = o));
+      b[22] = port >> 8;
+      b[23] = port & 255;
+      f.pool.len[slot] = 60;
+      f.fwd.ingress(0, f.node("h1"), slot);
+    };
+    const crossed = (link: string) => f.fwd.shapers[f.tables.dirKeys.indexOf(`default/${link}/ab`)].sentPackets;
+    sendTcp(20001);
+    expect([crossed("h1:s1"), crossed("h1:s2")]).toEqual([0, 1]);
+    sendTcp(5201);
+    expect([crossed("h1:s1"), crossed("h1:s2")]).toEqual([1, 1]);
+    expect(f.egress.out.map((o) => o.dst)).toEqual(["10.0.0.4", "10.0.0.4"]);
+  });
+
+
   test("forwards hop by hop along next hops, at once when links are unshaped", () => {
     const f = setup(diamond());
     f.send(0, "h1", "10.0.0.5");

@@ -140,7 +140,13 @@ export class Forwarder {
     if (dst === undefined || dst === src) return this.#drop(slot, D_NO_NODE);
     const base = t.nsBase[ns];
     const cell = (src - base) * t.nsSize[ns] + (dst - base);
-    const start = t.routeStart[ns][cell];
+    let start = t.routeStart[ns][cell];
+    // a flow pinned to a route: by its TCP destination port (one map lookup, only where flows are pinned)
+    const pinned = t.flowRoute[ns];
+    if (pinned.size > 0 && buf[off + 9] === 6) {
+      const l4 = off + (buf[off] & 15) * 4;
+      if (this.pool.len[slot] >= l4 + 4) start = pinned.get(dst * 65536 + ((buf[l4 + 2] << 8) | buf[l4 + 3])) ?? start;
+    }
     let dir: number;
     if (start >= 0) {
       this.#route[slot] = start;

@@ -25,8 +25,8 @@ export type ToWorker =
    * touches descriptors the old tables held, so they may be closed.
    */
   | { type: "tables"; id: number; tables: DataplaneTables }
-  /** new flow classes for weighted sharing (tables.ts), in place: queued packets move to the new classes */
-  | { type: "classes"; dirClassWeights: (Float64Array | undefined)[]; flowClass: Map<number, number>[] }
+  /** new flow classes for weighted sharing and pinned routes of flows (tables.ts), in place: queued packets move to the new classes */
+  | { type: "classes"; dirClassWeights: (Float64Array | undefined)[]; flowClass: Map<number, number>[]; flowRoute: Map<number, number>[] }
   /** change shaping of existing link directions in place, keeping their queues */
   | { type: "shape"; updates: { dir: number; shaping: Shaping }[] }
   /** every capture to run; running ones left out are flushed and their files closed */

@@ -54,6 +54,12 @@ export interface DataplaneTables {
    */
   dirClassWeights: (Float64Array | undefined)[];
   flowClass: Map<number, number>[];
+  /**
+   * Flows pinned to a route: per namespace, the offset in routeHops of the
+   * route a packet takes by (destination node id * 65536 + TCP destination
+   * port); a pair's other packets take its first route or the next hops.
+   */
+  flowRoute: Map<number, number>[];
 }
 
 export interface LocalInterface {
@@ -89,6 +95,7 @@ export function compileTables(
   const routeStart: Int32Array[] = [];
   const hops: number[] = [];
   const dirClassWeights: (Float64Array | undefined)[] = [];
+  const flowRoute: Map<number, number>[] = [];
   const flowClass: Map<number, number>[] = [];
 
   namespaces.forEach((ns, k) => {
@@ -134,6 +141,7 @@ export function compileTables(
     }
     nextDir.push(table);
     const starts = new Int32Array(n * n).fill(-1);
+    const routeAt = new Map<string, number>();
     for (const route of ns.routes) {
       const src = index.get(route.path[0]);
       const dst = index.get(route.path[route.path.length - 1]);
@@ -145,11 +153,20 @@ export function compileTables(
         run.push(d);
       }
       // the controller validates routes; one whose hops are not all links is skipped here
-      if (run.length !== route.path.length - 1 || starts[src * n + dst] !== -1) continue;
-      starts[src * n + dst] = hops.length;
+      if (run.length !== route.path.length - 1) continue;
+      // every route is compiled (flows may pin any); a pair's packets take its first
+      routeAt.set(route.id, hops.length);
+      if (starts[src * n + dst] === -1) starts[src * n + dst] = hops.length;
       hops.push(...run);
     }
     routeStart.push(starts);
+    const pinned = new Map<number, number>();
+    for (const f of ns.flows) {
+      const dst = index.get(f.dst);
+      const at = f.route === undefined ? undefined : routeAt.get(f.route);
+      if (dst !== undefined && at !== undefined) pinned.set((base + dst) * 65536 + f.port, at);
+    }
+    flowRoute.push(pinned);
     const classes = new Map<number, number>();
     let weights: Float64Array | undefined;
     if (ns.flows.some((f) => f.weight !== 1)) {
@@ -199,6 +216,7 @@ export function compileTables(
     routeHops: Int32Array.from(hops),
     dirClassWeights,
     flowClass,
+    flowRoute,
   };
 }
 
@@ -220,14 +238,16 @@ export function sameStructure(a: DataplaneTables, b: DataplaneTables): boolean {
 }
 
 /**
- * Whether the flow classes of weighted sharing are the same; they change as
- * flows come and end, and are updated in place (the queues keep their packets).
+ * Whether the flow classes of weighted sharing and the flows' pinned routes
+ * are the same; they change as flows come and end, and are updated in place
+ * (the queues keep their packets).
  */
 export function sameClasses(a: DataplaneTables, b: DataplaneTables): boolean {
   return (
     a.dirClassWeights.length === b.dirClassWeights.length &&
     a.dirClassWeights.every((w, i) => (w === undefined ? b.dirClassWeights[i] === undefined : sameList(w, b.dirClassWeights[i]))) &&
-    a.flowClass.every((m, i) => JSON.stringify([...m]) === JSON.stringify([...(b.flowClass[i] ?? [])]))
+    a.flowClass.every((m, i) => JSON.stringify([...m]) === JSON.stringify([...(b.flowClass[i] ?? [])])) &&
+    a.flowRoute.every((m, i) => JSON.stringify([...m]) === JSON.stringify([...(b.flowRoute[i] ?? [])]))
   );
 }
 
