@@ -8,7 +8,7 @@
  * slowly). Windows change as flows come and end; agents apply
  * them to running senders. Pure: the next-hop table comes in.
  */
-import { windowFor, type FlowRecord, type FlowSpec } from "../protocol/flow.ts";
+import { askedFields, windowFor, type FlowRecord, type FlowSpec } from "../protocol/flow.ts";
 import type { LinkSpec, NextHops, Shaping } from "../protocol/state.ts";
 import type { NamespaceRecord } from "./store.ts";
 
@@ -53,10 +53,7 @@ export function flowSpecs(ns: NamespaceRecord, hops: NextHops): FlowSpec[] {
       dst: f.dst,
       port: f.port,
       weight: f.weight,
-      ...(f.bytes !== undefined ? { bytes: f.bytes } : {}),
-      ...(f.seconds !== undefined ? { seconds: f.seconds } : {}),
-      ...(f.rate !== undefined ? { rate: f.rate } : {}),
-      ...(f.route !== undefined ? { route: f.route } : {}),
+      ...askedFields(f),
       window,
     };
   });

@@ -12,7 +12,7 @@
  * to one needs the port something listens on there; a flow from one is
  * received and measured by the userspace `dst`, whoever connects.
  */
-import type { FlowEnd, FlowRecord, FlowRequest, FlowRow, ThroughputSample } from "../protocol/flow.ts";
+import { askedFields, type FlowEnd, type FlowRecord, type FlowRequest, type FlowRow, type ThroughputSample } from "../protocol/flow.ts";
 import { ApiError } from "../protocol/errors.ts";
 import type { NodeSpec } from "../protocol/state.ts";
 import type { AppDeps } from "./http.ts";
@@ -63,10 +63,7 @@ export function addFlow(deps: Deps, namespace: string, req: FlowRequest, now = D
     transport: req.transport,
     port,
     weight: req.weight,
-    ...(req.bytes !== undefined ? { bytes: req.bytes } : {}),
-    ...(req.seconds !== undefined ? { seconds: req.seconds } : {}),
-    ...(req.rate !== undefined ? { rate: req.rate } : {}),
-    ...(req.route !== undefined ? { route: req.route } : {}),
+    ...askedFields(req),
     created: now,
   };
   deps.namespaces.replace({ ...ns, flows: [...ns.flows, record], nextFlow: n + 1 });
@@ -166,11 +163,8 @@ export function flowRow(reports: FlowReports, namespace: string, f: FlowRecord, 
     dst: f.dst,
     transport: f.transport,
     port: f.port,
-    ...(f.bytes !== undefined ? { bytes: f.bytes } : {}),
-    ...(f.seconds !== undefined ? { seconds: f.seconds } : {}),
-    ...(f.rate !== undefined ? { rate: f.rate } : {}),
+    ...askedFields(f),
     weight: f.weight,
-    ...(f.route !== undefined ? { route: f.route } : {}),
     state,
     delivered,
     throughput: elapsed > 0 ? (delivered * 8 * 1000) / elapsed : 0,

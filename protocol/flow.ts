@@ -72,13 +72,8 @@ export const FlowId = z.string().regex(/^f[1-9][0-9]*$/, { message: "expected a 
 
 const Port = z.number().int().min(1).max(65535);
 
-/**
- * A flow as agents take it in their state: the sender's agent (the host of
- * `src`) connects and sends; the receiver's (the host of a userspace `dst`)
- * listens on `port`. `window` caps the sender's bytes in flight to what the
- * route holds (windowFor); absent on unlimited routes.
- */
-export const FlowSpec = z.strictObject({
+/** What a flow is, resolved: what every stored or sent form of it holds. */
+const FlowFields = {
   id: FlowId,
   src: Name,
   dst: Name,
@@ -88,6 +83,16 @@ export const FlowSpec = z.strictObject({
   rate: z.number().positive().optional(),
   weight: z.number().positive().max(MAX_WEIGHT),
   route: z.string().optional(),
+};
+
+/**
+ * A flow as agents take it in their state: the sender's agent (the host of
+ * `src`) connects and sends; the receiver's (the host of a userspace `dst`)
+ * listens on `port`. `window` caps the sender's bytes in flight to what the
+ * route holds (windowFor); absent on unlimited routes.
+ */
+export const FlowSpec = z.strictObject({
+  ...FlowFields,
   window: z.number().int().positive().optional(),
 });
 export type FlowSpec = z.infer<typeof FlowSpec>;
@@ -133,16 +138,8 @@ export type FlowReport = z.infer<typeof FlowReport>;
  * reported last (the live figures in between stay in the controller's memory).
  */
 export const FlowRecord = z.strictObject({
-  id: FlowId,
-  src: Name,
-  dst: Name,
+  ...FlowFields,
   transport: z.literal("tcp"),
-  port: Port,
-  bytes: z.number().positive().optional(),
-  seconds: z.number().positive().optional(),
-  rate: z.number().positive().optional(),
-  weight: z.number().positive().max(MAX_WEIGHT),
-  route: z.string().optional(),
   /** ms since the epoch */
   created: z.number(),
   /** set once the flow is finished or failed: agents no longer run it */
@@ -186,3 +183,13 @@ export const FlowRow = z.object({
   samples: z.array(ThroughputSample).optional(),
 });
 export type FlowRow = z.infer<typeof FlowRow>;
+
+/** The optional parts of a flow as asked (bytes or seconds, rate, route), present only when set. */
+export function askedFields(f: Pick<FlowRecord, "bytes" | "seconds" | "rate" | "route">): Pick<FlowRecord, "bytes" | "seconds" | "rate" | "route"> {
+  return {
+    ...(f.bytes !== undefined ? { bytes: f.bytes } : {}),
+    ...(f.seconds !== undefined ? { seconds: f.seconds } : {}),
+    ...(f.rate !== undefined ? { rate: f.rate } : {}),
+    ...(f.route !== undefined ? { route: f.route } : {}),
+  };
+}
