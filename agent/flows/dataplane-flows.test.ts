@@ -11,7 +11,7 @@ import { lineNamespace } from "../dataplane/namespace.fixture.ts";
 import { windowFor, type FlowSpec } from "../../protocol/flow.ts";
 import { userspaceOrders } from "./orders.ts";
 import type { FlowUpdate } from "./engine.ts";
-import { HOST, runFlows, stopFlowsDataplane } from "./flows.fixture.ts";
+import { FIXTURE_POOL_BYTES, HOST, runFlows, stopFlowsDataplane } from "./flows.fixture.ts";
 
 afterEach(stopFlowsDataplane);
 const run = runFlows;
@@ -106,7 +106,7 @@ describe("flows between userspace nodes in the dataplane worker", () => {
   test("a flow to a port nobody listens on is tried for 5 s (its receiver may be starting), then fails with the reason", async () => {
     const ns = lineNamespace(["u1", "u2"], { kind: "userspace", hosts: HOST, flows: [] });
     const updates: FlowUpdate[] = [];
-    const dataplane = new Dataplane({ onFlows: (u) => updates.push(...u) });
+    const dataplane = new Dataplane({ poolBytes: FIXTURE_POOL_BYTES, onFlows: (u) => updates.push(...u) });
     await dataplane.start();
     await dataplane.setTables(compileTables([ns], new Map(), HOST));
     const orders = userspaceOrders([ns], HOST);
