@@ -20,7 +20,7 @@ import type { PacketPool } from "../dataplane/pool.ts";
 import { SMALL_SLOT } from "../dataplane/pool.ts";
 import { VNET_HDR_LEN, completeChecksum, segmentCount, splitSegments } from "../dataplane/vnet.ts";
 import { TcpStack, type TcpListener, type TcpSocket } from "../../wasm/stack.ts";
-import type { FlowRole } from "../../protocol/flow.ts";
+import type { FlowRole, FlowState } from "../../protocol/flow.ts";
 import { FlowReceiver, FlowSender, type FlowReport as EndReport, type SendSpec } from "./flow.ts";
 
 /** A stack to run: the node's key ("namespace/node") and its address. */
@@ -98,7 +98,7 @@ interface FlowEntry {
   /** when the sender first tried, and when it may try again after a refusal (ms) */
   firstTry: number;
   retryAt: number;
-  lastState: string;
+  lastState: FlowState | "";
   samplesSent: number;
   reportedEnd: boolean;
 }
@@ -407,18 +407,18 @@ export class FlowEngine {
     for (const end of [f.sender, f.receiver]) end?.abort();
   }
 
-  #state(f: FlowEntry): string {
+  /** The end's state, without building its report (this runs at every pump). */
+  #state(f: FlowEntry): FlowState {
     if (f.error !== undefined) return "failed";
-    return (f.sender ?? f.receiver)?.report().state ?? "pending";
+    return (f.sender ?? f.receiver)?.state ?? "pending";
   }
 
   #report(): void {
     const updates: FlowUpdate[] = [];
     for (const f of this.#flows.values()) {
       if (f.reportedEnd) continue;
-      const end = f.sender ?? f.receiver;
-      const r: EndReport | undefined = end?.report();
-      const state = f.error !== undefined ? "failed" : (r?.state ?? "pending");
+      const r: EndReport | undefined = (f.sender ?? f.receiver)?.report();
+      const state = this.#state(f);
       f.lastState = state;
       const fresh = r ? Math.min(r.samples.length, r.sampleCount - f.samplesSent) : 0;
       const samples = r && fresh > 0 ? r.samples.slice(r.samples.length - fresh) : [];

@@ -115,7 +115,7 @@ export class FlowSender {
     this.#total = spec.bytes ?? Infinity;
     this.#stopAt = spec.seconds === undefined ? Infinity : now + spec.seconds * 1000;
     this.#sampler = new Sampler(now);
-    if (spec.window !== undefined && Number.isFinite(spec.window)) socket.setSendBuffer(spec.window);
+    if (spec.window !== undefined) this.setWindow(spec.window);
     socket.onConnect = () => {
       if (this.#state === "pending") this.#state = "running";
       // pacing counts from the handshake's end: the time before it sent nothing to catch up on
@@ -148,7 +148,11 @@ export class FlowSender {
     }
   }
 
-  /** A new cap on bytes in flight (other flows came or ended on the route). */
+  get state(): FlowState {
+    return this.#state;
+  }
+
+  /** A cap on bytes in flight: at the start, and again as other flows come and end on the route. */
   setWindow(bytes: number): void {
     if (this.socket.state !== "closed" && Number.isFinite(bytes)) this.socket.setSendBuffer(bytes);
   }
@@ -254,6 +258,10 @@ export class FlowReceiver {
       this.#state = "failed";
       this.#error = `the connection ended (${reason}) after ${this.#bytes} bytes, before the sender finished`;
     };
+  }
+
+  get state(): FlowState {
+    return this.#state;
   }
 
   /** Stops the flow where it is: the connection is reset. */
