@@ -120,9 +120,10 @@ export class Dataplane {
     }
   }
 
-  /** New flow classes for weighted sharing, applied in place (the tables are otherwise the same). */
+  /** New flow classes for weighted sharing and pinned routes, applied in place (the tables are otherwise the same). */
   setClasses(tables: DataplaneTables): void {
-    this.#send({ type: "classes", dirClassWeights: tables.dirClassWeights, flowClass: tables.flowClass, flowRoute: tables.flowRoute });
+    const { dirClassWeights, flowClass, flowRoute } = tables;
+    this.#send({ type: "classes", classes: { dirClassWeights, flowClass, flowRoute } });
   }
 
   reshape(updates: { dir: number; shaping: Shaping }[]): void {

@@ -19,7 +19,7 @@
  * large IP packet, as tcpdump shows them on a sending host with offload).
  */
 import type { Shaping } from "../../protocol/state.ts";
-import type { DataplaneTables } from "./tables.ts";
+import { flowKey, type DataplaneTables, type FlowClasses } from "./tables.ts";
 import { PacketPool, SMALL_SLOT } from "./pool.ts";
 import { LinkShaper, DROP_NONE, DROP_QUEUE_FULL } from "./shaper.ts";
 import { segmentCount, splitSegments, trimSegments, wireBytes, VNET_HDR_LEN } from "./vnet.ts";
@@ -141,12 +141,9 @@ export class Forwarder {
     const base = t.nsBase[ns];
     const cell = (src - base) * t.nsSize[ns] + (dst - base);
     let start = t.routeStart[ns][cell];
-    // a flow pinned to a route: by its TCP destination port (one map lookup, only where flows are pinned)
+    // a flow pinned to a route (one map lookup, only where flows are pinned)
     const pinned = t.flowRoute[ns];
-    if (pinned.size > 0 && buf[off + 9] === 6) {
-      const l4 = off + (buf[off] & 15) * 4;
-      if (this.pool.len[slot] >= l4 + 4) start = pinned.get(dst * 65536 + ((buf[l4 + 2] << 8) | buf[l4 + 3])) ?? start;
-    }
+    if (pinned.size > 0) start = pinned.get(this.#flowKey(slot, dst)) ?? start;
     let dir: number;
     if (start >= 0) {
       this.#route[slot] = start;
@@ -210,23 +207,25 @@ export class Forwarder {
   }
 
   /**
-   * New flow classes (flows came or ended): packets waiting in the old classes
-   * move to the new ones, in the order the old scheduler would have sent them;
-   * on directions no longer weighted they go straight to the transmitter.
+   * New flow classes and pinned routes (flows came or ended): packets waiting
+   * in the old classes move to the new ones, in the order the old scheduler
+   * would have sent them; on directions no longer weighted they go straight
+   * to the transmitter.
    */
-  setClasses(now: number, dirClassWeights: (Float64Array | undefined)[], flowClass: Map<number, number>[]): void {
+  setClasses(now: number, classes: FlowClasses): void {
+    const { dirClassWeights } = classes;
     const t = this.tables;
     t.dirClassWeights = dirClassWeights;
-    t.flowClass = flowClass;
+    t.flowClass = classes.flowClass;
+    t.flowRoute = classes.flowRoute;
     const old = this.#wq;
     this.#wq = new WeightedQueues(this.pool.len.length, dirClassWeights);
     if (this.#arrival.length === 0 && dirClassWeights.some((w) => w !== undefined)) this.#arrival = new Float64Array(this.pool.len.length);
     old.drain((slot, dir, nseg, bytes) => {
       const shaper = this.shapers[dir];
       if (this.#wq.isWeighted(dir)) {
-        const buf = this.pool.view(slot);
         // no limit: these were accepted already
-        this.#wq.push(dir, this.#classOf(buf, this.pool.len[slot], slot, dir), slot, nseg, bytes, Infinity, 0);
+        this.#wq.push(dir, this.#classOf(slot, dir), slot, nseg, bytes, Infinity, 0);
       } else if (shaper.enqueue(now, slot, nseg, bytes) !== DROP_NONE) {
         this.pool.free(slot);
       }
@@ -307,7 +306,7 @@ export class Forwarder {
     const buf = this.pool.view(slot);
     const len = this.pool.len[slot];
     const bytes = this.#off ? wireBytes(buf, len) : len;
-    const dropped = this.#wq.push(dir, this.#classOf(buf, len, slot, dir), slot, nseg, bytes, shaper.limit, shaper.occupancy(now));
+    const dropped = this.#wq.push(dir, this.#classOf(slot, dir), slot, nseg, bytes, shaper.limit, shaper.occupancy(now));
     if (dropped >= 0) {
       const n = dropped === slot ? nseg : this.#wq.segmentsOf(dropped);
       this.drops[D_QUEUE] += n;
@@ -331,15 +330,20 @@ export class Forwarder {
     }
   }
 
-  /** A packet's class on a weighted direction: its flow's, by destination node and TCP port; 0 for the rest. */
-  #classOf(buf: Uint8Array, len: number, slot: number, dir: number): number {
-    const off = this.#off;
-    if (buf[off + 9] !== 6) return 0;
-    const ihl = (buf[off] & 15) * 4;
-    if (len < off + ihl + 4) return 0;
-    const port = (buf[off + ihl + 2] << 8) | buf[off + ihl + 3];
+  /** A packet's class on a weighted direction: its flow's; 0 for the rest. */
+  #classOf(slot: number, dir: number): number {
     const t = this.tables;
-    return t.flowClass[t.nodeNs[t.dirTo[dir]]].get(this.#dst[slot] * 65536 + port) ?? 0;
+    return t.flowClass[t.nodeNs[t.dirTo[dir]]].get(this.#flowKey(slot, this.#dst[slot])) ?? 0;
+  }
+
+  /** The packet's flowKey (tables.ts) toward node `dst` by its TCP destination port; -1 when it is not TCP or too short. */
+  #flowKey(slot: number, dst: number): number {
+    const buf = this.pool.view(slot);
+    const off = this.#off;
+    if (buf[off + 9] !== 6) return -1;
+    const l4 = off + (buf[off] & 15) * 4;
+    if (this.pool.len[slot] < l4 + 4) return -1;
+    return flowKey(dst, (buf[l4 + 2] << 8) | buf[l4 + 3]);
   }
 
   #drain(now: number, dir: number): void {

@@ -4,7 +4,7 @@
  * types suffice here; the untrusted boundary is the agent socket (protocol/wire.ts).
  */
 import type { Shaping } from "../../protocol/state.ts";
-import type { DataplaneTables } from "./tables.ts";
+import type { DataplaneTables, FlowClasses } from "./tables.ts";
 import type { FlowOrder, FlowUpdate, StackOrder } from "../flows/engine.ts";
 
 export type ToWorker =
@@ -26,7 +26,7 @@ export type ToWorker =
    */
   | { type: "tables"; id: number; tables: DataplaneTables }
   /** new flow classes for weighted sharing and pinned routes of flows (tables.ts), in place: queued packets move to the new classes */
-  | { type: "classes"; dirClassWeights: (Float64Array | undefined)[]; flowClass: Map<number, number>[]; flowRoute: Map<number, number>[] }
+  | { type: "classes"; classes: FlowClasses }
   /** change shaping of existing link directions in place, keeping their queues */
   | { type: "shape"; updates: { dir: number; shaping: Shaping }[] }
   /** every capture to run; running ones left out are flushed and their files closed */

@@ -50,16 +50,24 @@ export interface DataplaneTables {
    * Weighted sharing (weighted.ts), in namespaces with flows of unequal
    * weights: per direction its class weights (class 0 = other traffic, then
    * one per flow), undefined where it is plain FIFO; per namespace, the class
-   * of a packet by (destination node id * 65536 + TCP destination port).
+   * of a packet by its flowKey.
    */
   dirClassWeights: (Float64Array | undefined)[];
   flowClass: Map<number, number>[];
   /**
    * Flows pinned to a route: per namespace, the offset in routeHops of the
-   * route a packet takes by (destination node id * 65536 + TCP destination
-   * port); a pair's other packets take its first route or the next hops.
+   * route a packet takes by its flowKey; a pair's other packets take its
+   * first route or the next hops.
    */
   flowRoute: Map<number, number>[];
+}
+
+/** What changes in place as flows come and end (Forwarder.setClasses). */
+export type FlowClasses = Pick<DataplaneTables, "dirClassWeights" | "flowClass" | "flowRoute">;
+
+/** A flow's key in flowClass and flowRoute: its destination node id and TCP destination port. */
+export function flowKey(node: number, port: number): number {
+  return node * 65536 + port;
 }
 
 export interface LocalInterface {
@@ -164,7 +172,7 @@ export function compileTables(
     for (const f of ns.flows) {
       const dst = index.get(f.dst);
       const at = f.route === undefined ? undefined : routeAt.get(f.route);
-      if (dst !== undefined && at !== undefined) pinned.set((base + dst) * 65536 + f.port, at);
+      if (dst !== undefined && at !== undefined) pinned.set(flowKey(base + dst, f.port), at);
     }
     flowRoute.push(pinned);
     const classes = new Map<number, number>();
@@ -173,7 +181,7 @@ export function compileTables(
       weights = Float64Array.from([1, ...ns.flows.map((f) => f.weight)]);
       ns.flows.forEach((f, c) => {
         const dst = index.get(f.dst);
-        if (dst !== undefined) classes.set((base + dst) * 65536 + f.port, c + 1);
+        if (dst !== undefined) classes.set(flowKey(base + dst, f.port), c + 1);
       });
     }
     flowClass.push(classes);

@@ -502,8 +502,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         break;
       }
       case "classes":
-        if (fwd) fwd.tables.flowRoute = msg.flowRoute;
-        fwd?.setClasses(Bun.nanoseconds(), msg.dirClassWeights, msg.flowClass);
+        fwd?.setClasses(Bun.nanoseconds(), msg.classes);
         schedule();
         break;
       case "shape": {
