@@ -9,7 +9,7 @@ import { formatRate } from "../protocol/units.ts";
 import { createClient } from "./client.ts";
 import { flowTable, watchFlows } from "./flow-progress.ts";
 import { printList } from "./list.ts";
-import { CLIENT, COMMON, type CommandSpec, str, UsageError, type Values } from "./options.ts";
+import { CLIENT, COMMON, type CommandSpec, numberFrom, str, UsageError, type Values } from "./options.ts";
 
 const ACTIONS = ["add", "ls", "show", "watch", "rm"] as const;
 type Action = (typeof ACTIONS)[number];
@@ -62,13 +62,6 @@ export async function main(values: Values, positionals: string[]): Promise<numbe
   switch (action as Action) {
     case "add": {
       if (typeof values.src !== "string" || typeof values.dst !== "string") throw new UsageError("flow add needs --src NODE and --dst NODE");
-      const numeric = (name: string) => {
-        const v = values[name];
-        if (typeof v !== "string") return undefined;
-        const n = Number(v);
-        if (!Number.isFinite(n)) throw new UsageError(`--${name} takes a number, got "${v}"`);
-        return n;
-      };
       const body = Object.fromEntries(
         Object.entries({
           src: values.src,
@@ -76,9 +69,9 @@ export async function main(values: Values, positionals: string[]): Promise<numbe
           bytes: values.bytes,
           seconds: values.seconds,
           rate: values.rate,
-          weight: numeric("weight"),
+          weight: numberFrom(values, "weight"),
           route: values.route,
-          port: numeric("port"),
+          port: numberFrom(values, "port", true),
         }).filter(([, v]) => v !== undefined),
       );
       const row = FlowRow.parse(await client.json("POST", `/namespaces/${ns}/flows`, body));

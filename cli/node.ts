@@ -10,7 +10,7 @@ import { NodeRow } from "../protocol/api.ts";
 import { LaunchGroup } from "../protocol/launch.ts";
 import { createClient } from "./client.ts";
 import { printList } from "./list.ts";
-import { CLIENT, COMMON, OUTPUT, type CommandSpec, str, UsageError, type Values } from "./options.ts";
+import { CLIENT, COMMON, OUTPUT, type CommandSpec, numberFrom, str, UsageError, type Values } from "./options.ts";
 
 const ACTIONS = ["launch", "queue", "flush", "start", "stop", "kill", "rm"] as const;
 type Action = (typeof ACTIONS)[number];
@@ -64,26 +64,18 @@ export const spec: CommandSpec = {
   ],
 };
 
-function int(values: Values, name: string): number | undefined {
-  const v = values[name];
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (typeof v !== "string" || v.trim() === "" || !Number.isInteger(n)) throw new UsageError(`--${name} takes a whole number, got "${String(v)}"`);
-  return n;
-}
-
 /** The launch request the flags describe; the controller validates it (ranges, limits, names). */
 function launchBody(values: Values, names: string | undefined): Record<string, unknown> {
-  const count = int(values, "count");
+  const count = numberFrom(values, "count", true);
   if ((names === undefined) === (count === undefined)) throw new UsageError("node launch needs NAMES (like vm[1-4]) or --count N, not both");
   const fields: Record<string, unknown> = {
     names,
     count,
     kind: values.kind,
-    vcpus: int(values, "vcpus"),
-    memoryMB: int(values, "memory"),
+    vcpus: numberFrom(values, "vcpus", true),
+    memoryMB: numberFrom(values, "memory", true),
     schedule: values.schedule,
-    coschedule: int(values, "coschedule"),
+    coschedule: numberFrom(values, "coschedule", true),
     colocate: values.colocate,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));

@@ -95,6 +95,17 @@ export function seedFrom(values: Values): number | undefined {
   return n;
 }
 
+/** An optional numeric option (`whole`: an integer); undefined when absent, a usage error naming it when not a number. */
+export function numberFrom(values: Values, name: string, whole = false): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !(whole ? Number.isInteger(n) : Number.isFinite(n))) {
+    throw new UsageError(`--${name} takes a ${whole ? "whole " : ""}number, got "${String(v)}"`);
+  }
+  return n;
+}
+
 export function portFrom(values: Values, name: string): number {
   const v = str(values, name);
   const n = Number(v);
