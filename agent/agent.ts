@@ -24,6 +24,7 @@ import { NodeManager } from "./nodes.ts";
 import { Dataplane } from "./dataplane/dataplane.ts";
 import { QuicTransport } from "./quic/quic.ts";
 import { compileTables, sameClasses, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
+import { sameRouting } from "./dataplane/route-sets.ts";
 import { ExecRunner } from "./exec.ts";
 import { CaptureFiles } from "./captures.ts";
 import type { CaptureCount } from "./dataplane/messages.ts";
@@ -131,6 +132,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
         .map((shaping, dir) => ({ dir, shaping }))
         .filter(({ dir, shaping }) => JSON.stringify(shaping) !== JSON.stringify(tables!.dirShaping[dir]));
       dataplane.reshape(updates);
+      if (!sameRouting(tables.routing, next.routing)) dataplane.setRouting(next.routing);
       if (!sameClasses(tables, next)) dataplane.setClasses(next);
     } else {
       await dataplane.setTables(next);

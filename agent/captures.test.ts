@@ -13,7 +13,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const HEADER = Buffer.from(pcapFileHeader());
 
 function ns(name: string, captures: NamespaceState["captures"]): NamespaceState {
-  return { name, subnet: "10.0.0.0/16", transport: "tcp", hostTransports: [], nodes: [], links: [], routes: [], nextHops: {}, captures, flows: [] };
+  return { name, subnet: "10.0.0.0/16", transport: "tcp", hostTransports: [], nodes: [], links: [], routes: [], nextHops: {}, captures, flows: [], paths: "shortest", pins: [] };
 }
 
 describe("openCaptureFile", () => {

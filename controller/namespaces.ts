@@ -23,6 +23,7 @@ import {
 import { DEFAULT_SUBNET, TopologyError, type TopologyDocument } from "../protocol/topology.ts";
 import { type ResolvedTopology, resolveTopology } from "../protocol/topology-resolve.ts";
 import { computeNextHops, validateRoutes } from "./routing.ts";
+import { linkUp } from "../protocol/paths.ts";
 import { schedulerHosts } from "./scheduling-facts.ts";
 import { DEFAULT_SETTINGS, type NamespaceRecord, type Store } from "./store.ts";
 import { placeDocumentNodes } from "./topology-placement.ts";
@@ -179,7 +180,8 @@ export class Namespaces {
     let hops = this.#hops.get(namespace);
     if (!hops) {
       const ns = this.get(namespace);
-      hops = computeNextHops(ns.nodes, ns.links);
+      // a link that is down is absent to routing
+      hops = computeNextHops(ns.nodes, ns.links.filter(linkUp));
       this.#hops.set(namespace, hops);
     }
     return hops;
@@ -201,6 +203,8 @@ export class Namespaces {
         nextHops: this.nextHops(ns.name),
         captures: captureSpecs(ns, host),
         flows: flowSpecs(ns, this.nextHops(ns.name)),
+        paths: ns.settings.paths,
+        pins: ns.pins,
       }));
   }
 
@@ -367,6 +371,7 @@ export function emptyNamespace(name: string): NamespaceRecord {
     nodes: [],
     links: [],
     routes: [],
+    pins: [],
     queue: [],
     nextNode: 1,
     runs: [],

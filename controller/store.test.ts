@@ -33,6 +33,7 @@ function ns(name: string): NamespaceRecord {
     ],
     links: [{ id: "a-b", a: "a", b: "b", ab: { ...DEFAULT_SHAPING, delay: 0.01 }, ba: { ...DEFAULT_SHAPING } }],
     routes: [{ id: "r1", path: ["a", "b"], weight: 1 }],
+    pins: [],
     queue: [{ names: ["q0", "q1"], vcpus: 2, memoryMB: 1024, coschedule: -1, colocate: "a" }],
     nextNode: 7,
     plan: [

@@ -13,7 +13,8 @@
  */
 import { z } from "zod";
 import { Name } from "../protocol/names.ts";
-import { HostTransport, LinkSpec, NodeSpec, RouteSpec, Transport } from "../protocol/state.ts";
+import { HostTransport, LinkSpec, NodeSpec, PathMode, RouteSpec, Transport } from "../protocol/state.ts";
+import { Pin } from "../protocol/pins.ts";
 import { DataEndpoint, HostFacts } from "../protocol/wire.ts";
 import { LOAD_KINDS } from "../protocol/api.ts";
 import { LaunchGroup, PlanEntry, ScheduleRun } from "../protocol/launch.ts";
@@ -29,10 +30,12 @@ export const NamespaceSettings = z.strictObject({
   transport: Transport.default("tcp"),
   /** per host pair overrides of `transport` */
   hostTransports: z.array(HostTransport).default([]),
+  /** how pairs without explicit routes are routed: one shortest path, or every equal-cost one (records before it read as shortest) */
+  paths: PathMode.default("shortest"),
 });
 export type NamespaceSettings = z.infer<typeof NamespaceSettings>;
 
-export const DEFAULT_SETTINGS: NamespaceSettings = { queueing: false, load: "cpucommit", transport: "tcp", hostTransports: [] };
+export const DEFAULT_SETTINGS: NamespaceSettings = { queueing: false, load: "cpucommit", transport: "tcp", hostTransports: [], paths: "shortest" };
 
 /** One namespace as stored: everything needed to rebuild it after a restart. */
 export const NamespaceRecord = z.strictObject({
@@ -47,6 +50,8 @@ export const NamespaceRecord = z.strictObject({
   nodes: z.array(NodeSpec),
   links: z.array(LinkSpec),
   routes: z.array(RouteSpec),
+  /** policy pins, first match wins (records saved before they existed read as none) */
+  pins: z.array(Pin).default([]),
   // Scheduling (controller/scheduling.ts); records saved before it existed read as empty.
   /** queued launch groups, in the order they were queued */
   queue: z.array(LaunchGroup).default([]),

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { Name } from "./names.ts";
 import { CaptureId, HostPath } from "./capture.ts";
 import { FlowSpec } from "./flow.ts";
+import { Pin } from "./pins.ts";
 
 export const NODE_KINDS = ["netns", "host", "userspace"] as const;
 export const NodeKind = z.enum(NODE_KINDS);
@@ -74,20 +75,33 @@ export const NodeSpec = z.strictObject({
 });
 export type NodeSpec = z.infer<typeof NodeSpec>;
 
+/** down: the link drops everything offered to it and routing treats it as absent (Mininet's `link a b down`) */
+export const LINK_STATES = ["up", "down"] as const;
+export const LinkState = z.enum(LINK_STATES);
+export type LinkState = z.infer<typeof LinkState>;
+
 export const LinkSpec = z.strictObject({
   id: z.string(),
   a: Name,
   b: Name,
   ab: Shaping, // a -> b
   ba: Shaping, // b -> a
+  /** absent: up */
+  state: LinkState.optional(),
 });
 export type LinkSpec = z.infer<typeof LinkSpec>;
 
-/** An explicit route: packets from path[0] to path[last] follow path hop by hop. */
+/**
+ * An explicit route from path[0] to path[last]. Routes with the same ends form
+ * the pair's route set: each new flow takes one, in proportion to `weight`.
+ * With `edges` the route is a DAG and a flow takes one of its paths
+ * (protocol/paths.ts); `path` is then the DAG's first path in name order.
+ */
 export const RouteSpec = z.strictObject({
   id: z.string(),
   path: z.array(Name).min(2),
   weight: z.number().positive(),
+  edges: z.array(z.tuple([Name, Name])).min(1).optional(),
 });
 export type RouteSpec = z.infer<typeof RouteSpec>;
 
@@ -98,6 +112,14 @@ export type RouteSpec = z.infer<typeof RouteSpec>;
  */
 export const NextHops = z.record(z.string(), z.array(z.string()));
 export type NextHops = z.infer<typeof NextHops>;
+
+/**
+ * How a namespace routes pairs without explicit routes: one shortest path, or
+ * every equal-cost shortest path as the pair's route set (protocol/paths.ts).
+ */
+export const PATH_MODES = ["shortest", "ecmp"] as const;
+export const PathMode = z.enum(PATH_MODES);
+export type PathMode = z.infer<typeof PathMode>;
 
 /** How agents carry a namespace's packets between hosts. */
 export const TRANSPORTS = ["tcp", "udp", "quic"] as const;
@@ -152,6 +174,10 @@ export const NamespaceState = z.strictObject({
   captures: z.array(CaptureSpec).default([]),
   /** the flows still to run or running (absent from controllers before flows existed) */
   flows: z.array(FlowSpec).default([]),
+  /** how pairs without explicit routes are routed (protocol/paths.ts) */
+  paths: PathMode.default("shortest"),
+  /** policy pins, tried in order as a conversation starts */
+  pins: z.array(Pin).default([]),
 });
 export type NamespaceState = z.infer<typeof NamespaceState>;
 

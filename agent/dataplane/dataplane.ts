@@ -10,6 +10,8 @@ import type { DataplaneTables } from "./tables.ts";
 import type { CaptureCount, CaptureOpen, FromWorker, ToWorker } from "./messages.ts";
 import { awaitReady } from "../worker-ready.ts";
 import type { FlowOrder, FlowUpdate, StackOrder } from "../flows/engine.ts";
+import type { RoutingTables } from "./route-sets.ts";
+import { DEFAULT_CONVERSATION_CAP } from "./conversations.ts";
 
 export interface DataplaneOptions {
   /** accept other agents' packets here (tcp transport); none without it */
@@ -26,7 +28,13 @@ export interface DataplaneOptions {
   onCaptureClosed?: (capture: CaptureCount) => void;
   /** flow ends changed (agent/flows/engine.ts) */
   onFlows?: (updates: FlowUpdate[]) => void;
+  /** once a second: conversations that moved or ended, and the table's totals */
+  onConversations?: (report: ConversationsReport) => void;
+  /** live conversations tracked at most (default 100,000; the least recently active is evicted) */
+  conversationCap?: number;
 }
+
+export type ConversationsReport = Extract<FromWorker, { type: "conversations" }>;
 
 /** how long setTables waits for the worker before assuming it is gone */
 const TABLES_ACK_MS = 5000;
@@ -68,6 +76,7 @@ export class Dataplane {
         else if (msg.type === "captureClosed") this.opts.onCaptureClosed?.(msg.capture);
         else if (msg.type === "tablesApplied") this.#applied(msg.id);
         else if (msg.type === "flows") this.opts.onFlows?.(msg.updates);
+        else if (msg.type === "conversations") this.opts.onConversations?.(msg);
         else if (msg.type === "stopped") this.#stopped?.();
       },
       (message) => this.opts.onError?.(message),
@@ -76,6 +85,7 @@ export class Dataplane {
       type: "init",
       wakeFd: this.#wakeFd,
       poolBytes: this.opts.poolBytes ?? 1 << 30,
+      conversationCap: this.opts.conversationCap ?? DEFAULT_CONVERSATION_CAP,
       seed: this.opts.seed ?? (Math.random() * 2 ** 32) >>> 0,
       vnet: this.opts.vnet ?? true,
       ...(this.opts.listen ? { listen: this.opts.listen } : {}),
@@ -120,10 +130,15 @@ export class Dataplane {
     }
   }
 
-  /** New flow classes for weighted sharing and pinned routes, applied in place (the tables are otherwise the same). */
+  /** New flow classes for weighted sharing, applied in place (the tables are otherwise the same). */
   setClasses(tables: DataplaneTables): void {
-    const { dirClassWeights, flowClass, flowRoute } = tables;
-    this.#send({ type: "classes", classes: { dirClassWeights, flowClass, flowRoute } });
+    const { dirClassWeights, flowClass } = tables;
+    this.#send({ type: "classes", classes: { dirClassWeights, flowClass } });
+  }
+
+  /** New routing (routes, weights, pins, link state), applied in place: nothing queued is dropped. */
+  setRouting(routing: RoutingTables): void {
+    this.#send({ type: "routing", routing });
   }
 
   reshape(updates: { dir: number; shaping: Shaping }[]): void {

@@ -4,7 +4,8 @@
  * Packets are plain IPv4 (no virtio header), as from a TUN without offload.
  */
 import { describe, expect, test } from "bun:test";
-import { Forwarder, DROP_REASONS, type Egress } from "./forwarder.ts";
+import { Forwarder, type Egress } from "./forwarder.ts";
+import { DROP_REASONS } from "./drops.ts";
 import { PacketPool } from "./pool.ts";
 import { compileTables, TRANSPORT_CODES } from "./tables.ts";
 import { DEFAULT_SHAPING, type NamespaceState, type Shaping } from "../../protocol/state.ts";
@@ -22,6 +23,8 @@ function diamond(shaping: Partial<Shaping> = {}, routes: NamespaceState["routes"
     hostTransports: [],
     captures: [],
     flows: [],
+    paths: "shortest",
+    pins: [],
     nodes: names.map((name, i) => ({ name, kind: "netns" as const, index: i + 1, ip: `10.0.0.${i + 1}/16`, host: "x", mtu: 1500 })),
     links: [
       { id: "h1:s1", a: "h1", b: "s1", ab: s, ba: s },
@@ -105,7 +108,7 @@ function setup(state: NamespaceState, vnet = false) {
 }
 
 describe("Forwarder", () => {
-  test("a flow pinned to a route takes it, by its TCP destination port; the pair's other packets take the first route", () => {
+  test("a user-space flow with a route is pinned to it by its TCP port; the pair's next flow takes the set's first route by weight", () => {
     const routes = [
       { id: "via-s1", path: ["h1", "s1", "h2"], weight: 1 },
       { id: "via-s2", path: ["h1", "s2", "h2"], weight: 1 },

@@ -1,9 +1,17 @@
 /**
- * Per-packet forwarding: classify a packet read from a node (ingress), pick its
- * route (explicit route for the node pair, else the next-hop table), pass it hop
- * by hop through each link direction's shaper, and hand it to the destination
- * node (egress). Direction words: ingress = read from a node's interface into the
- * dataplane; egress = written from the dataplane to a node's interface.
+ * Per-packet forwarding: classify a packet read from a node (ingress) into its
+ * conversation (conversations.ts), give each new conversation direction one
+ * path of its pair's route set (a pin, else smooth weighted round robin over
+ * the set's members: exact in counts, see docs/routing.md) or the next-hop
+ * table, pass it hop by hop through each link direction's shaper, and hand it
+ * to the destination node (egress). Direction words: ingress = read from a
+ * node's interface into the dataplane; egress = written from the dataplane to
+ * a node's interface.
+ *
+ * Routing changes in place (setRouting): conversations keep their path when it
+ * still exists and choose again at their next packet when it does not; queued
+ * packets keep their position in the route, which is checked against the new
+ * tables as they move on (a stale one continues by next hops).
  *
  * Hot path: no allocation, no closures, no promises per packet. Every drop has a
  * reason name and a counter.
@@ -20,6 +28,9 @@
  */
 import type { Shaping } from "../../protocol/state.ts";
 import { flowKey, type DataplaneTables, type FlowClasses } from "./tables.ts";
+import { PIN_INTS, type RoutingTables } from "./route-sets.ts";
+import { ConversationTable, PATH_NEXT_HOP, PATH_UNSET } from "./conversations.ts";
+import { DROP_COUNT, dropIndex } from "./drops.ts";
 import { PacketPool, SMALL_SLOT } from "./pool.ts";
 import { LinkShaper, DROP_NONE, DROP_QUEUE_FULL } from "./shaper.ts";
 import { segmentCount, splitSegments, trimSegments, wireBytes, VNET_HDR_LEN } from "./vnet.ts";
@@ -44,17 +55,16 @@ export interface CaptureHooks {
   dir: Int32Array;
 }
 
-export const DROP_REASONS = ["not_ipv4", "no_node", "no_route", "loss", "queue", "pool", "egress", "no_host", "bad_frame"] as const;
-export type DropReason = (typeof DROP_REASONS)[number];
-const D_NOT_IPV4 = 0;
-const D_NO_NODE = 1;
-const D_NO_ROUTE = 2;
-const D_LOSS = 3;
-const D_QUEUE = 4;
-export const D_POOL = 5;
-export const D_EGRESS = 6;
-const D_NO_HOST = 7;
-const D_BAD_FRAME = 8;
+const D_NOT_IPV4 = dropIndex("not_ipv4");
+const D_NO_NODE = dropIndex("no_node");
+const D_NO_ROUTE = dropIndex("no_route");
+const D_LOSS = dropIndex("loss");
+const D_QUEUE = dropIndex("queue");
+const D_LINK_DOWN = dropIndex("link_down");
+export const D_POOL = dropIndex("pool");
+export const D_EGRESS = dropIndex("egress");
+const D_NO_HOST = dropIndex("no_host");
+const D_BAD_FRAME = dropIndex("bad_frame");
 
 // a super-packet holds at most 64 KB; a hostile gso_size of 1 could claim that many segments
 const MAX_SEGMENTS = 65536;
@@ -64,7 +74,8 @@ const MAX_SEGMENTS = 65536;
 const MAX_BURST_NS = 1_000_000;
 
 export class Forwarder {
-  readonly drops = new Float64Array(DROP_REASONS.length);
+  /** drops by registry index (drops.ts) */
+  readonly drops = new Float64Array(DROP_COUNT);
   readonly ingressPackets: Float64Array;
   readonly egressPackets: Float64Array;
   readonly shapers: LinkShaper[];
@@ -89,14 +100,24 @@ export class Forwarder {
   #wq: WeightedQueues;
   /** per slot: when it was queued in a weighted class (its transmission cannot start earlier) */
   #arrival: Float64Array;
+  #r: RoutingTables;
+  #conv: Int32Array;
+  /** smooth weighted round robin state: per member, and per path of members with several */
+  #memberCur: Float64Array;
+  #pathCur: Float64Array;
 
   constructor(
     readonly tables: DataplaneTables,
     readonly pool: PacketPool,
     readonly egress: Egress,
     seed: number,
+    readonly conversations: ConversationTable = new ConversationTable(),
   ) {
     const t = tables;
+    this.#r = t.routing;
+    this.#conv = pool.conv;
+    this.#memberCur = new Float64Array(t.routing.memberWeight.length);
+    this.#pathCur = new Float64Array(t.routing.pathStart.length);
     this.shapers = t.dirShaping.map((s, d) => new LinkShaper(s, (seed + d * 7919) >>> 0));
     this.#active = new Int32Array(Math.max(1, t.dirKeys.length));
     this.#isActive = new Uint8Array(Math.max(1, t.dirKeys.length));
@@ -128,33 +149,162 @@ export class Forwarder {
   /** A packet read from node `src`'s interface, in `slot` (with a virtio header when the node has one). */
   ingress(now: number, src: number, slot: number): void {
     const t = this.tables;
+    const r = this.#r;
     this.ingressPackets[src]++;
+    this.#conv[slot] = -1;
     const cap = this.#capNode[src];
     if (cap >= 0) this.#capture(cap, slot, now);
     const buf = this.pool.view(slot);
     const off = this.#off;
-    if (this.pool.len[slot] < off + 20 || buf[off] >> 4 !== 4) return this.#drop(slot, D_NOT_IPV4);
+    const len = this.pool.len[slot];
+    if (len < off + 20 || buf[off] >> 4 !== 4) return this.#drop(slot, D_NOT_IPV4);
     const dstIp = ((buf[off + 16] << 24) | (buf[off + 17] << 16) | (buf[off + 18] << 8) | buf[off + 19]) >>> 0;
     const ns = t.nodeNs[src];
     const dst = this.#ipToNode[ns].get(dstIp);
     if (dst === undefined || dst === src) return this.#drop(slot, D_NO_NODE);
     const base = t.nsBase[ns];
     const cell = (src - base) * t.nsSize[ns] + (dst - base);
-    let start = t.routeStart[ns][cell];
-    // a flow pinned to a route (one map lookup, only where flows are pinned)
-    const pinned = t.flowRoute[ns];
-    if (pinned.size > 0) start = pinned.get(this.#flowKey(slot, dst)) ?? start;
+
+    // the conversation: TCP/UDP ports, ICMP echo identifier (in both halves, so a reply matches reversed)
+    const proto = buf[off + 9];
+    const l4 = off + (buf[off] & 15) * 4;
+    const fragment = ((buf[off + 6] & 0x1f) << 8) | buf[off + 7];
+    let ports = 0;
+    let tcpFlags = 0;
+    let payload = len - l4;
+    if (fragment === 0) {
+      if ((proto === 6 || proto === 17) && len >= l4 + 8) {
+        ports = ((buf[l4] << 24) | (buf[l4 + 1] << 16) | (buf[l4 + 2] << 8) | buf[l4 + 3]) >>> 0;
+        if (proto === 17) payload -= 8;
+        else if (len >= l4 + 20) {
+          tcpFlags = buf[l4 + 13] & 7;
+          payload -= (buf[l4 + 12] >> 4) * 4;
+        }
+      } else if (proto === 1 && len >= l4 + 8 && (buf[l4] === 8 || buf[l4] === 0)) {
+        const id = (buf[l4 + 4] << 8) | buf[l4 + 5];
+        ports = ((id << 16) | id) >>> 0;
+        payload -= 8;
+      }
+    }
+    const nseg = off ? segmentCount(buf, len) : 1;
+    const cv = this.conversations;
+    const e = cv.lookup(src, dst, proto, ports, now);
+    let path: number;
+    if (e >= 0) {
+      this.#conv[slot] = e;
+      const back = cv.reverse;
+      cv.count(e, back, nseg, off ? wireBytes(buf, len) : len, payload < 0 ? 0 : payload, tcpFlags);
+      path = back ? cv.pathBack[e] : cv.path[e];
+      if (path === PATH_UNSET) {
+        path = this.#choose(ns, cell, src, dst, proto, ports);
+        if (back) cv.pathBack[e] = path;
+        else cv.path[e] = path;
+      }
+    } else {
+      path = this.#choose(ns, cell, src, dst, proto, ports);
+    }
     let dir: number;
-    if (start >= 0) {
+    if (path >= 0) {
+      const start = r.pathStart[path];
       this.#route[slot] = start;
-      dir = t.routeHops[start];
+      dir = r.routeHops[start];
     } else {
       this.#route[slot] = -1;
-      dir = t.nextDir[ns][cell];
+      dir = r.nextDir[ns][cell];
     }
     if (dir < 0) return this.#drop(slot, D_NO_ROUTE);
     this.#dst[slot] = dst;
     this.#toLink(now, slot, dir);
+  }
+
+  /**
+   * The path a new conversation direction takes: the first pin that matches
+   * it, else its pair's route set by smooth weighted round robin (each pick
+   * adds every live member's weight to its credit and takes the member with
+   * the most, less the total: after N picks each member has N * w / sum(w)
+   * within one); PATH_NEXT_HOP when the pair has no set or none of it is live.
+   */
+  #choose(ns: number, cell: number, src: number, dst: number, proto: number, ports: number): number {
+    const r = this.#r;
+    const set = r.pairSet[ns][cell];
+    if (set < 0) return PATH_NEXT_HOP;
+    const pins = r.pins[ns];
+    for (let i = 0; i < pins.length; i += PIN_INTS) {
+      if (pins[i] !== src || pins[i + 1] !== dst) continue;
+      if (pins[i + 2] >= 0 && pins[i + 2] !== proto) continue;
+      if (pins[i + 3] >= 0 && pins[i + 3] !== ports >>> 16) continue;
+      if (pins[i + 4] >= 0 && pins[i + 4] !== (ports & 0xffff)) continue;
+      const p = this.#pickPath(pins[i + 5]);
+      if (p >= 0) return p;
+    }
+    const first = r.setFirst[set];
+    const end = first + r.setCount[set];
+    const cur = this.#memberCur;
+    let total = 0;
+    let best = -1;
+    for (let m = first; m < end; m++) {
+      if (!r.memberLive[m]) continue;
+      const w = r.memberWeight[m];
+      cur[m] += w;
+      total += w;
+      if (best < 0 || cur[m] > cur[best]) best = m;
+    }
+    if (best < 0) return PATH_NEXT_HOP;
+    cur[best] -= total;
+    return this.#pickPath(best);
+  }
+
+  /** One live path of member `m` (equal shares among a DAG route's paths), or -1. */
+  #pickPath(m: number): number {
+    const r = this.#r;
+    const first = r.memberFirst[m];
+    const count = r.memberCount[m];
+    if (count === 1) return r.pathLive[first] ? first : -1;
+    const cur = this.#pathCur;
+    let total = 0;
+    let best = -1;
+    for (let p = first; p < first + count; p++) {
+      if (!r.pathLive[p]) continue;
+      cur[p] += 1;
+      total += 1;
+      if (best < 0 || cur[p] > cur[best]) best = p;
+    }
+    if (best >= 0) cur[best] -= total;
+    return best;
+  }
+
+  /**
+   * New routing (routes, weights, pins, link state): conversations whose path
+   * still exists (same route, same directions) and is live keep it; the others
+   * choose again at their next packet. Queued packets are left where they are.
+   */
+  setRouting(routing: RoutingTables): void {
+    const old = this.#r;
+    const t = this.tables;
+    this.#r = routing;
+    t.routing = routing;
+    this.#memberCur = new Float64Array(routing.memberWeight.length);
+    this.#pathCur = new Float64Array(routing.pathStart.length);
+    const byKey = new Map<string, number>();
+    routing.pathKey.forEach((key, p) => byKey.set(key, p));
+    const cv = this.conversations;
+    const remap = (p: number, from: number, to: number): number => {
+      if (p >= 0) {
+        const q = byKey.get(old.pathKey[p]);
+        return q !== undefined && routing.pathLive[q] ? q : PATH_UNSET;
+      }
+      if (p === PATH_NEXT_HOP) {
+        // a pair that gained a route set spreads its conversations over it
+        const ns = t.nodeNs[from];
+        const base = t.nsBase[ns];
+        return routing.pairSet[ns][(from - base) * t.nsSize[ns] + (to - base)] >= 0 ? PATH_UNSET : PATH_NEXT_HOP;
+      }
+      return p;
+    };
+    cv.forEach((e) => {
+      cv.path[e] = remap(cv.path[e], cv.src[e], cv.dst[e]);
+      cv.pathBack[e] = remap(cv.pathBack[e], cv.dst[e], cv.src[e]);
+    });
   }
 
   /**
@@ -171,7 +321,9 @@ export class Forwarder {
     // what arrives must be for this host: a disagreement on the state is dropped, not forwarded blindly
     if (d >= dirEnd || dst >= t.nsSize[k] || t.nodeHost[t.dirTo[d]] !== -1) return this.#drop(slot, D_BAD_FRAME);
     this.#dst[slot] = g;
-    this.#route[slot] = route < 0 ? -1 : t.nsRouteBase[k] + route;
+    this.#conv[slot] = -1;
+    // checked against this agent's tables as it moves on (#arrive)
+    this.#route[slot] = route < 0 ? -1 : this.#r.nsRouteBase[k] + route;
     this.#arrive(now, slot, d);
   }
 
@@ -217,7 +369,6 @@ export class Forwarder {
     const t = this.tables;
     t.dirClassWeights = dirClassWeights;
     t.flowClass = classes.flowClass;
-    t.flowRoute = classes.flowRoute;
     const old = this.#wq;
     this.#wq = new WeightedQueues(this.pool.len.length, dirClassWeights);
     if (this.#arrival.length === 0 && dirClassWeights.some((w) => w !== undefined)) this.#arrival = new Float64Array(this.pool.len.length);
@@ -254,6 +405,7 @@ export class Forwarder {
     const shaper = this.shapers[dir];
     const buf = this.pool.view(slot);
     const nseg = off ? segmentCount(buf, this.pool.len[slot]) : 1;
+    if (this.#r.dirDown[dir]) return this.#dropSegments(slot, D_LINK_DOWN, nseg);
     const lost = shaper.drawLoss(nseg, this.#mask);
     if (lost === 0) {
       if (nseg === 1 || shaper.nsPerByte * wireBytes(buf, this.pool.len[slot]) <= MAX_BURST_NS) {
@@ -261,6 +413,7 @@ export class Forwarder {
       }
     } else {
       this.drops[D_LOSS] += lost;
+      this.conversations.countDrop(this.#conv[slot], D_LOSS, lost);
       if (lost >= nseg) {
         this.pool.free(slot);
         return;
@@ -270,7 +423,10 @@ export class Forwarder {
     // splitSegments carries the forwarding state (dst, route) to every segment it writes
     const n = splitSegments(this.pool, slot, this.#mask, this.#split);
     // segments it could not write for want of pool slots are drops too
-    if (n < nseg - lost) this.drops[D_POOL] += nseg - lost - n;
+    if (n < nseg - lost) {
+      this.drops[D_POOL] += nseg - lost - n;
+      this.conversations.countDrop(this.#conv[slot], D_POOL, nseg - lost - n);
+    }
     for (let i = 0; i < n; i++) this.#enqueue(now, this.#split[i], dir, 1);
   }
 
@@ -280,14 +436,13 @@ export class Forwarder {
     const room = shaper.room(now);
     if (room < nseg) {
       if (room <= 0) {
-        this.drops[D_QUEUE] += nseg;
         shaper.countDrop(DROP_QUEUE_FULL, nseg);
-        this.pool.free(slot);
-        return;
+        return this.#dropSegments(slot, D_QUEUE, nseg);
       }
       // tail drop of the segments that do not fit, as a kernel queue would
       this.pool.len[slot] = trimSegments(this.pool.view(slot), this.pool.len[slot], room);
       this.drops[D_QUEUE] += nseg - room;
+      this.conversations.countDrop(this.#conv[slot], D_QUEUE, nseg - room);
       shaper.countDrop(DROP_QUEUE_FULL, nseg - room);
       nseg = room;
     }
@@ -310,6 +465,7 @@ export class Forwarder {
     if (dropped >= 0) {
       const n = dropped === slot ? nseg : this.#wq.segmentsOf(dropped);
       this.drops[D_QUEUE] += n;
+      this.conversations.countDrop(this.#conv[dropped], D_QUEUE, n);
       shaper.countDrop(DROP_QUEUE_FULL, n);
       this.pool.free(dropped);
       if (dropped === slot) return;
@@ -364,7 +520,7 @@ export class Forwarder {
       if (host < 0) return this.#drop(slot, D_NO_HOST);
       const k = t.nodeNs[node];
       const r = this.#route[slot];
-      this.egress.toPeer(t.peerTransport[k * t.peers.length + host], host, slot, t.nsId[k], dir - t.nsDirBase[k], dst - t.nsBase[k], r < 0 ? -1 : r - t.nsRouteBase[k]);
+      this.egress.toPeer(t.peerTransport[k * t.peers.length + host], host, slot, t.nsId[k], dir - t.nsDirBase[k], dst - t.nsBase[k], r < 0 ? -1 : r - this.#r.nsRouteBase[k]);
       return;
     }
     if (node === dst) {
@@ -376,13 +532,17 @@ export class Forwarder {
     }
     let next: number;
     const r = this.#route[slot];
-    if (r >= 0) {
+    const rt = this.#r;
+    const hops = rt.routeHops;
+    // a position from before a routing change (or from a peer) holds only if it is still this hop of a path to dst
+    if (r >= 0 && r + 1 < hops.length && hops[r] === dir && rt.hopDst[r] === dst) {
       this.#route[slot] = r + 1;
-      next = t.routeHops[r + 1];
+      next = hops[r + 1];
     } else {
+      this.#route[slot] = -1;
       const ns = t.nodeNs[node];
       const base = t.nsBase[ns];
-      next = t.nextDir[ns][(node - base) * t.nsSize[ns] + (dst - base)];
+      next = rt.nextDir[ns][(node - base) * t.nsSize[ns] + (dst - base)];
     }
     if (next < 0) return this.#drop(slot, D_NO_ROUTE);
     this.#toLink(now, slot, next);
@@ -404,6 +564,13 @@ export class Forwarder {
 
   #drop(slot: number, reason: number): void {
     this.drops[reason]++;
+    this.conversations.countDrop(this.#conv[slot], reason, 1);
+    this.pool.free(slot);
+  }
+
+  #dropSegments(slot: number, reason: number, nseg: number): void {
+    this.drops[reason] += nseg;
+    this.conversations.countDrop(this.#conv[slot], reason, nseg);
     this.pool.free(slot);
   }
 }

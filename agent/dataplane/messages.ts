@@ -5,6 +5,8 @@
  */
 import type { Shaping } from "../../protocol/state.ts";
 import type { DataplaneTables, FlowClasses } from "./tables.ts";
+import type { RoutingTables } from "./route-sets.ts";
+import type { ConversationReport } from "../../protocol/conversation.ts";
 import type { FlowOrder, FlowUpdate, StackOrder } from "../flows/engine.ts";
 
 export type ToWorker =
@@ -13,6 +15,8 @@ export type ToWorker =
       type: "init";
       wakeFd: number;
       poolBytes: number;
+      /** live conversations the worker tracks at most */
+      conversationCap: number;
       seed: number;
       vnet: boolean;
       listen?: { address: string; port: number };
@@ -25,7 +29,9 @@ export type ToWorker =
    * touches descriptors the old tables held, so they may be closed.
    */
   | { type: "tables"; id: number; tables: DataplaneTables }
-  /** new flow classes for weighted sharing and pinned routes of flows (tables.ts), in place: queued packets move to the new classes */
+  /** new routing (routes, weights, pins, link state), in place: queued packets keep going, conversations keep paths that still exist */
+  | { type: "routing"; routing: RoutingTables }
+  /** new flow classes for weighted sharing (tables.ts), in place: queued packets move to the new classes */
   | { type: "classes"; classes: FlowClasses }
   /** change shaping of existing link directions in place, keeping their queues */
   | { type: "shape"; updates: { dir: number; shaping: Shaping }[] }
@@ -68,7 +74,10 @@ export type FromWorker =
   /** port: where the tcp transport listens (0 without one) */
   | { type: "ready"; port: number }
   | { type: "tablesApplied"; id: number }
-  | { type: "counters"; dirs: DirectionCounters[]; drops: Record<string, number>; poolInUse: number; captures: CaptureCount[] }
+  /** drops: by registry index (drops.ts) */
+  | { type: "counters"; dirs: DirectionCounters[]; drops: number[]; poolInUse: number; captures: CaptureCount[] }
+  /** conversations that moved or ended since the last report, once a second; the table's totals */
+  | { type: "conversations"; reports: ConversationReport[]; live: number; started: number; ended: number; evicted: number }
   /** a capture left the set: its last records are written and its file closed */
   | { type: "captureClosed"; capture: CaptureCount }
   /** flow ends that changed, and every running one twice a second */

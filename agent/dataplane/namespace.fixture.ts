@@ -30,6 +30,8 @@ export function lineNamespace(names: string[], opts: LineOptions = {}): Namespac
     nodes: names.map((name, i) => ({ name, kind: opts.kind ?? ("netns" as const), index: i + 1, ip: `10.0.0.${i + 1}/16`, host: hostOf(i), mtu: 1500 })),
     links: names.slice(1).map((b, i) => ({ id: `${names[i]}:${b}`, a: names[i], b, ab: s, ba: s })),
     routes: [],
+    paths: "shortest",
+    pins: [],
     // along the line: toward a later node the next one, toward an earlier node the previous one
     nextHops: Object.fromEntries(names.map((n, i) => [n, names.map((_, j) => (j === i ? "" : names[j > i ? i + 1 : i - 1]))])),
   };

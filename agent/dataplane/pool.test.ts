@@ -92,7 +92,7 @@ describe("PacketPool", () => {
     pool.src[id] = 4;
     pool.dst[id] = 5;
     pool.route[id] = 6;
-    pool.hop[id] = 7;
+    pool.conv[id] = 7;
     const to = pool.shrink(id);
     expect(to).not.toBe(id);
     expect(pool.capacity(to)).toBe(SMALL_SLOT);
@@ -100,7 +100,7 @@ describe("PacketPool", () => {
     expect(pool.inUseLarge).toBe(0);
     expect(pool.inUseSmall).toBe(1);
     expect(pool.len[to]).toBe(1510);
-    expect([pool.ns[to], pool.src[to], pool.dst[to], pool.route[to], pool.hop[to]]).toEqual([3, 4, 5, 6, 7]);
+    expect([pool.ns[to], pool.src[to], pool.dst[to], pool.route[to], pool.conv[to]]).toEqual([3, 4, 5, 6, 7]);
     const w = pool.view(to);
     let same = true;
     for (let i = 0; i < 1510; i++) if (w[i] !== ((i * 31) & 0xff)) same = false;

@@ -21,7 +21,7 @@
  * Carved chunks are never returned; slots are.
  *
  * Metadata the forwarder keeps per packet sits in parallel typed arrays indexed
- * by slot id (`len`, `ns`, `src`, `dst`, `route`, `hop`). They are sized once for
+ * by slot id (`len`, `ns`, `src`, `dst`, `route`, `conv`). They are sized once for
  * the largest possible number of slots, so they never move and callers may keep
  * references to them.
  */
@@ -43,12 +43,12 @@ export class PacketPool {
   readonly offset: Float64Array;
   /** Bytes of packet in each slot (virtio header included when there is one). */
   readonly len: Int32Array;
-  /** Forwarder-owned per-packet fields: namespace index, source and destination node, route id, hop index. */
+  /** Forwarder-owned per-packet fields: namespace index, source and destination node, position in routeHops, conversation entry (-1: none). */
   readonly ns: Int32Array;
   readonly src: Int32Array;
   readonly dst: Int32Array;
   readonly route: Int32Array;
-  readonly hop: Int32Array;
+  readonly conv: Int32Array;
   /** 1 when the slot is a LARGE slot, 0 when SMALL (fixed when its chunk is carved). */
   readonly large: Uint8Array;
 
@@ -83,7 +83,7 @@ export class PacketPool {
     this.src = new Int32Array(maxSlots);
     this.dst = new Int32Array(maxSlots);
     this.route = new Int32Array(maxSlots);
-    this.hop = new Int32Array(maxSlots);
+    this.conv = new Int32Array(maxSlots);
     this.large = new Uint8Array(maxSlots);
     this.#busy = new Uint8Array(maxSlots);
     this.#next = new Int32Array(maxSlots);
@@ -176,7 +176,7 @@ export class PacketPool {
     this.src[to] = this.src[from];
     this.dst[to] = this.dst[from];
     this.route[to] = this.route[from];
-    this.hop[to] = this.hop[from];
+    this.conv[to] = this.conv[from];
   }
 
   /** Carve the next chunk of one class from the uncarved rest of `mem`; false when the cap leaves no room. */

@@ -9,6 +9,8 @@ import { transportBetween, type NamespaceState, type Shaping } from "../../proto
 import type { Peer } from "../../protocol/wire.ts";
 import { ipv4Address } from "../../protocol/ipv4.ts";
 import { namespaceId } from "./frame.ts";
+import { RoutingBuilder, type RoutingTables } from "./route-sets.ts";
+import { linkUp } from "../../protocol/paths.ts";
 
 /** transport codes in the tables */
 export const TRANSPORT_CODES = { tcp: 0, udp: 1, quic: 2 } as const;
@@ -31,9 +33,8 @@ export interface DataplaneTables {
   peerTransport: Uint8Array;
   nsBase: Int32Array;
   nsSize: Int32Array;
-  /** namespace -> its first direction id and its first position in routeHops */
+  /** namespace -> its first direction id */
   nsDirBase: Int32Array;
-  nsRouteBase: Int32Array;
   me: string;
   peers: Peer[];
   /** direction id -> "namespace/linkId/ab|ba" */
@@ -41,11 +42,8 @@ export interface DataplaneTables {
   dirFrom: Int32Array;
   dirTo: Int32Array;
   dirShaping: Shaping[];
-  /** per namespace, n*n: direction to take at node i toward node j, or -1 */
-  nextDir: Int32Array[];
-  /** per namespace, n*n: offset in routeHops of the explicit route i -> j, or -1 */
-  routeStart: Int32Array[];
-  routeHops: Int32Array;
+  /** routing: next hops, route sets, pins, link state; replaced in place (Forwarder.setRouting) */
+  routing: RoutingTables;
   /**
    * Weighted sharing (weighted.ts), in namespaces with flows of unequal
    * weights: per direction its class weights (class 0 = other traffic, then
@@ -54,18 +52,12 @@ export interface DataplaneTables {
    */
   dirClassWeights: (Float64Array | undefined)[];
   flowClass: Map<number, number>[];
-  /**
-   * Flows pinned to a route: per namespace, the offset in routeHops of the
-   * route a packet takes by its flowKey; a pair's other packets take its
-   * first route or the next hops.
-   */
-  flowRoute: Map<number, number>[];
 }
 
 /** What changes in place as flows come and end (Forwarder.setClasses). */
-export type FlowClasses = Pick<DataplaneTables, "dirClassWeights" | "flowClass" | "flowRoute">;
+export type FlowClasses = Pick<DataplaneTables, "dirClassWeights" | "flowClass">;
 
-/** A flow's key in flowClass and flowRoute: its destination node id and TCP destination port. */
+/** A flow's key in flowClass: its destination node id and TCP destination port. */
 export function flowKey(node: number, port: number): number {
   return node * 65536 + port;
 }
@@ -92,27 +84,22 @@ export function compileTables(
   const nsBase: number[] = [];
   const nsSize: number[] = [];
   const nsDirBase: number[] = [];
-  const nsRouteBase: number[] = [];
   const nodeHost: number[] = [];
   const peerIndex = new Map(peers.map((p, i) => [p.name, i]));
   const dirKeys: string[] = [];
   const dirFrom: number[] = [];
   const dirTo: number[] = [];
   const dirShaping: Shaping[] = [];
-  const nextDir: Int32Array[] = [];
-  const routeStart: Int32Array[] = [];
-  const hops: number[] = [];
+  const dirDown: number[] = [];
+  const routing = new RoutingBuilder();
   const dirClassWeights: (Float64Array | undefined)[] = [];
-  const flowRoute: Map<number, number>[] = [];
   const flowClass: Map<number, number>[] = [];
 
   namespaces.forEach((ns, k) => {
     const base = nodeKeys.length;
-    const n = ns.nodes.length;
     nsBase.push(base);
-    nsSize.push(n);
+    nsSize.push(ns.nodes.length);
     nsDirBase.push(dirKeys.length);
-    nsRouteBase.push(hops.length);
     const index = new Map<string, number>();
     ns.nodes.forEach((node, i) => {
       index.set(node.name, i);
@@ -136,45 +123,10 @@ export function compileTables(
         dirFrom.push(base + fi);
         dirTo.push(base + ti);
         dirShaping.push(shaping);
+        dirDown.push(linkUp(link) ? 0 : 1);
       }
     }
-    const table = new Int32Array(n * n).fill(-1);
-    for (const [name, row] of Object.entries(ns.nextHops)) {
-      const i = index.get(name);
-      if (i === undefined) continue;
-      for (let j = 0; j < n && j < row.length; j++) {
-        if (row[j] === "") continue;
-        table[i * n + j] = dirOf.get(`${name}>${row[j]}`) ?? -1;
-      }
-    }
-    nextDir.push(table);
-    const starts = new Int32Array(n * n).fill(-1);
-    const routeAt = new Map<string, number>();
-    for (const route of ns.routes) {
-      const src = index.get(route.path[0]);
-      const dst = index.get(route.path[route.path.length - 1]);
-      if (src === undefined || dst === undefined) continue;
-      const run: number[] = [];
-      for (let h = 0; h + 1 < route.path.length; h++) {
-        const d = dirOf.get(`${route.path[h]}>${route.path[h + 1]}`);
-        if (d === undefined) break;
-        run.push(d);
-      }
-      // the controller validates routes; one whose hops are not all links is skipped here
-      if (run.length !== route.path.length - 1) continue;
-      // every route is compiled (flows may pin any); a pair's packets take its first
-      routeAt.set(route.id, hops.length);
-      if (starts[src * n + dst] === -1) starts[src * n + dst] = hops.length;
-      hops.push(...run);
-    }
-    routeStart.push(starts);
-    const pinned = new Map<number, number>();
-    for (const f of ns.flows) {
-      const dst = index.get(f.dst);
-      const at = f.route === undefined ? undefined : routeAt.get(f.route);
-      if (dst !== undefined && at !== undefined) pinned.set(flowKey(base + dst, f.port), at);
-    }
-    flowRoute.push(pinned);
+    routing.add(ns, { index, base, dirOf, dirDown });
     const classes = new Map<number, number>();
     let weights: Float64Array | undefined;
     if (ns.flows.some((f) => f.weight !== 1)) {
@@ -210,7 +162,6 @@ export function compileTables(
       namespaces.flatMap((n) => peers.map((p) => TRANSPORT_CODES[transportBetween(me ?? "", p.name, n.transport, n.hostTransports)])),
     ),
     nsDirBase: Int32Array.from(nsDirBase),
-    nsRouteBase: Int32Array.from(nsRouteBase),
     me: me ?? "",
     peers,
     nsBase: Int32Array.from(nsBase),
@@ -219,16 +170,13 @@ export function compileTables(
     dirFrom: Int32Array.from(dirFrom),
     dirTo: Int32Array.from(dirTo),
     dirShaping,
-    nextDir,
-    routeStart,
-    routeHops: Int32Array.from(hops),
+    routing: routing.finish(dirDown),
     dirClassWeights,
     flowClass,
-    flowRoute,
   };
 }
 
-/** Two table sets that differ only in shaping (and flow classes) can be updated in place, keeping queued packets. */
+/** Two table sets that differ only in shaping, routing and flow classes can be updated in place, keeping queued packets. */
 export function sameStructure(a: DataplaneTables, b: DataplaneTables): boolean {
   return (
     sameList(a.nodeKeys, b.nodeKeys) &&
@@ -238,24 +186,20 @@ export function sameStructure(a: DataplaneTables, b: DataplaneTables): boolean {
     sameList(a.nodeHost, b.nodeHost) &&
     a.vnet === b.vnet &&
     sameList(a.peerTransport, b.peerTransport) &&
-    JSON.stringify(a.peers) === JSON.stringify(b.peers) &&
-    sameList(a.routeHops, b.routeHops) &&
-    a.nextDir.every((t, i) => sameList(t, b.nextDir[i])) &&
-    a.routeStart.every((t, i) => sameList(t, b.routeStart[i]))
+    sameList(a.nsId, b.nsId) &&
+    JSON.stringify(a.peers) === JSON.stringify(b.peers)
   );
 }
 
 /**
- * Whether the flow classes of weighted sharing and the flows' pinned routes
- * are the same; they change as flows come and end, and are updated in place
- * (the queues keep their packets).
+ * Whether the flow classes of weighted sharing are the same; they change as
+ * flows come and end, and are updated in place (the queues keep their packets).
  */
 export function sameClasses(a: DataplaneTables, b: DataplaneTables): boolean {
   return (
     a.dirClassWeights.length === b.dirClassWeights.length &&
     a.dirClassWeights.every((w, i) => (w === undefined ? b.dirClassWeights[i] === undefined : sameList(w, b.dirClassWeights[i]))) &&
-    a.flowClass.every((m, i) => JSON.stringify([...m]) === JSON.stringify([...(b.flowClass[i] ?? [])])) &&
-    a.flowRoute.every((m, i) => JSON.stringify([...m]) === JSON.stringify([...(b.flowRoute[i] ?? [])]))
+    a.flowClass.every((m, i) => JSON.stringify([...m]) === JSON.stringify([...(b.flowClass[i] ?? [])]))
   );
 }
 

@@ -139,7 +139,7 @@ function intoPool(pool: PacketPool, p: Pkt): number {
   pool.len[id] = p.bytes.length;
   pool.ns[id] = 2;
   pool.route[id] = 9;
-  pool.hop[id] = 1;
+  pool.conv[id] = 1;
   return id;
 }
 
@@ -239,7 +239,7 @@ describe("splitSegments", () => {
       const kept = [0, 1, 3, 4, 6, 7];
       for (let k = 0; k < n; k++) {
         expect(pool.capacity(out[k])).toBe(SMALL_SLOT);
-        expect([pool.ns[out[k]], pool.route[out[k]], pool.hop[out[k]]]).toEqual([2, 9, 1]);
+        expect([pool.ns[out[k]], pool.route[out[k]], pool.conv[out[k]]]).toEqual([2, 9, 1]);
         const s = asPkt(pool, out[k], orig);
         checkSegment(s, orig, kept[k], 8, gso, payload);
         // completeChecksum turns it into a fully checksummed packet.

@@ -202,7 +202,7 @@ export function trimSegments(buf: Uint8Array, len: number, keep: number): number
  * Cut the super-packet in slot `id` into its segments, each in its own slot
  * (SMALL when it fits), keeping segment i only when keepMask[i] is 1. Kept slot
  * ids go to `out` in order; returns how many. The original slot is freed, and
- * the pool metadata (ns, src, dst, route, hop) is copied to each segment. If the
+ * the pool metadata (ns, src, dst, route, conv) is copied to each segment. If the
  * pool runs out of slots the remaining segments are lost: the return value
  * is then less than the number of ones in keepMask, and the caller counts the
  * difference as drops. Size `keepMask` and `out` for the worst case once
@@ -260,7 +260,7 @@ export function splitSegments(pool: PacketPool, id: number, keepMask: Uint8Array
     pool.src[sid] = pool.src[id];
     pool.dst[sid] = pool.dst[id];
     pool.route[sid] = pool.route[id];
-    pool.hop[sid] = pool.hop[id];
+    pool.conv[sid] = pool.conv[id];
     out[n++] = sid;
   }
   pool.free(id);

@@ -9,7 +9,10 @@
  */
 import { ptr } from "bun:ffi";
 import { sys, errno, EAGAIN, EINTR, POLLIN, strerror } from "../sys/libc.ts";
-import { Forwarder, DROP_REASONS, D_EGRESS, D_POOL, type Egress } from "./forwarder.ts";
+import { Forwarder, D_EGRESS, D_POOL, type Egress } from "./forwarder.ts";
+import { ConversationTable } from "./conversations.ts";
+import { conversationReports } from "./conversation-report.ts";
+import { dropIndex } from "./drops.ts";
 import { PacketPool, LARGE_SLOT, SMALL_SLOT } from "./pool.ts";
 import { TcpTransport, type Conn } from "./transport-tcp.ts";
 import { UdpTransport } from "./transport-udp.ts";
@@ -28,6 +31,8 @@ const READ_BATCH = 64;
 const SLICE_NS = 2_000_000;
 const MAX_WAIT_NS = 100_000_000;
 const REPORT_NS = 500_000_000;
+// conversations are reported once a second: their samples are per second
+const CONVERSATION_REPORT_NS = 1_000_000_000;
 const PR_SET_TIMERSLACK = 29;
 // captures write what they buffered this often; ppoll waits at most MAX_WAIT_NS, so records reach the file within 200 ms
 const CAPTURE_FLUSH_NS = 100_000_000;
@@ -62,6 +67,8 @@ let pool: PacketPool | undefined;
 let fwd: Forwarder | undefined;
 // the userspace nodes' TCP stacks and flows (created at init)
 let engine: FlowEngine | undefined;
+let conversations = new ConversationTable(1);
+let nextConversationReport = 0;
 let tcp: TcpTransport | undefined;
 let udp: UdpTransport | undefined;
 // the quic transport runs in its own worker; frames cross through shared rings
@@ -182,8 +189,11 @@ function setTables(tables: DataplaneTables): void {
   if (fwd) {
     fwd.flush();
     for (let g = 0; g < readSlot.length; g++) if (readSlot[g] >= 0) pool!.free(readSlot[g]);
+    // conversations outlive the tables: their nodes get the new ids, and they choose their paths again
+    const byKey = new Map(tables.nodeKeys.map((k, g) => [k, g]));
+    conversations.remapNodes(Int32Array.from(fwd.tables.nodeKeys, (k) => byKey.get(k) ?? -1));
   }
-  fwd = new Forwarder(tables, pool!, egress, seed);
+  fwd = new Forwarder(tables, pool!, egress, seed, conversations);
   latency.setTables(tables);
   fwd.setCaptures(captures.bind(tables.nodeKeys, tables.dirKeys));
   engine!.setTables(tables.nodeKeys);
@@ -403,6 +413,10 @@ function tick(): void {
       report();
       nextReport = now + REPORT_NS;
     }
+    if (now >= nextConversationReport) {
+      reportConversations(now);
+      nextConversationReport = now + CONVERSATION_REPORT_NS;
+    }
     if (now >= nextCaptureFlush && captures.size > 0) {
       captures.flush();
       nextCaptureFlush = now + CAPTURE_FLUSH_NS;
@@ -434,28 +448,42 @@ function report(): void {
     dropQueue: s.dropQueue,
     queued: s.occupancy(now),
   }));
-  const drops: Record<string, number> = {};
-  DROP_REASONS.forEach((r, i) => (drops[r] = f.drops[i]));
+  // one registry (drops.ts): the forwarder counts into it directly, transports and stacks keep their own
+  const drops = Float64Array.from(f.drops);
+  const add = (reason: Parameters<typeof dropIndex>[0], n: number) => (drops[dropIndex(reason)] += n);
   if (tcp) {
-    drops.tcp_no_peer = tcp.drops.noPeer;
-    drops.tcp_backlog = tcp.drops.backlog;
-    drops.tcp_bad_frame = tcp.drops.badFrame;
+    add("tcp_no_peer", tcp.drops.noPeer);
+    add("tcp_backlog", tcp.drops.backlog);
+    add("tcp_bad_frame", tcp.drops.badFrame);
   }
   if (udp) {
-    drops.udp_no_peer = udp.drops.noPeer;
-    drops.udp_send_failed = udp.drops.sendFailed;
-    drops.udp_bad_frame = udp.drops.badFrame;
-    drops.udp_strangers = udp.drops.strangers;
+    add("udp_no_peer", udp.drops.noPeer);
+    add("udp_send_failed", udp.drops.sendFailed);
+    add("udp_bad_frame", udp.drops.badFrame);
+    add("unknown_peer", udp.drops.strangers);
   }
-  if (quicOut) drops.quic_backlog = quicDrops.backlog;
+  if (quicOut) add("quic_backlog", quicDrops.backlog);
   const e = engine!;
-  if (e.stackCount > 0) {
-    drops.stack_no_node = e.drops.noNode;
-    drops.stack_backlog = e.drops.backlog;
-    drops.stack_pool = e.drops.pool;
-    drops.stack_broken = e.drops.broken;
-  }
-  post({ type: "counters", dirs, drops, poolInUse: pool!.inUseLarge + pool!.inUseSmall, captures: captures.counters() });
+  add("stack_no_node", e.drops.noNode);
+  add("stack_backlog", e.drops.backlog);
+  add("stack_pool", e.drops.pool);
+  add("stack_broken", e.drops.broken);
+  post({ type: "counters", dirs, drops: Array.from(drops), poolInUse: pool!.inUseLarge + pool!.inUseSmall, captures: captures.counters() });
+}
+
+/** What conversations did since the last report (those that moved or ended), with the table's totals. */
+function reportConversations(now: number): void {
+  const records = conversations.collect(now);
+  const epochNow = Date.now();
+  const toEpochMs = (ns: number) => epochNow - (now - ns) / 1e6;
+  post({
+    type: "conversations",
+    reports: records.length === 0 ? [] : conversationReports(records, fwd!.tables, toEpochMs),
+    live: conversations.live,
+    started: conversations.started,
+    ended: conversations.ended,
+    evicted: conversations.evicted,
+  });
 }
 
 function post(msg: FromWorker): void {
@@ -470,6 +498,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         wakeFd = msg.wakeFd;
         seed = msg.seed;
         pool = new PacketPool(msg.poolBytes);
+        conversations = new ConversationTable(msg.conversationCap);
         memAddr = ptr(pool.mem);
         engine = new FlowEngine(pool, msg.vnet, Bun.nanoseconds(), {
           wake: schedule,
@@ -501,6 +530,10 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
         schedule();
         break;
       }
+      case "routing":
+        fwd?.setRouting(msg.routing);
+        schedule();
+        break;
       case "classes":
         fwd?.setClasses(Bun.nanoseconds(), msg.classes);
         schedule();
