@@ -25,6 +25,8 @@ import { Dataplane } from "./dataplane/dataplane.ts";
 import { QuicTransport } from "./quic/quic.ts";
 import { compileTables, sameClasses, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
 import { sameRouting } from "./dataplane/route-sets.ts";
+import { dropsByName } from "./dataplane/drops.ts";
+import { MAX_CONVERSATIONS_PER_FRAME } from "../protocol/conversation.ts";
 import { ExecRunner } from "./exec.ts";
 import { CaptureFiles } from "./captures.ts";
 import type { CaptureCount } from "./dataplane/messages.ts";
@@ -45,6 +47,8 @@ export interface AgentOptions {
   advertise?: string;
   /** the port other agents send packets to (tcp transport); 0 picks a free one */
   dataPort?: number;
+  /** live conversations the dataplane tracks at most (default 100,000) */
+  conversationCap?: number;
   /** seeds loss and jitter draws: the same seed and traffic give the same drops */
   seed?: number;
   heartbeatMs?: number;
@@ -88,6 +92,15 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     // said at once, so a download right after a stop waits for exactly this (controller/captures.ts)
     onCaptureClosed: (c) => send({ type: "counters", links: [], captures: [{ ...captureCounters(c), closed: true }] }),
     onFlows: (updates) => send({ type: "flows", flows: updates.map(flowReport) }),
+    onConversations: (r) => {
+      // a busy second may hold more than one frame's worth; the totals ride on the last
+      for (let at = 0; at < r.reports.length || at === 0; at += MAX_CONVERSATIONS_PER_FRAME) {
+        const last = at + MAX_CONVERSATIONS_PER_FRAME >= r.reports.length;
+        send({ type: "conversations", reports: r.reports.slice(at, at + MAX_CONVERSATIONS_PER_FRAME), live: r.live, started: r.started, ended: r.ended, evicted: r.evicted });
+        if (last) break;
+      }
+    },
+    ...(opts.conversationCap === undefined ? {} : { conversationCap: opts.conversationCap }),
   });
   try {
     await dataplane.start();
@@ -250,11 +263,13 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     const c = dataplane.counters();
     const links: LinkCounters[] = (c?.dirs ?? []).map((d) => {
       const [namespace, id, dir] = splitKey(d.key);
-      return { namespace, id, dir, packets: d.packets, bytes: d.bytes, drops: { loss: d.dropLoss, queue: d.dropQueue } };
+      const drops = { loss: d.dropLoss, queue: d.dropQueue, ...(d.dropLinkDown > 0 ? { link_down: d.dropLinkDown } : {}) };
+      return { namespace, id, dir, packets: d.packets, bytes: d.bytes, drops, queued: d.queued, queuedMax: d.queuedMax };
     });
     const captures = (c?.captures ?? []).map(captureCounters);
     for (const [key, error] of captureFiles.errors()) captures.push({ ...captureCounters({ key, packets: 0, bytes: 0 }), error });
-    if (links.length > 0 || captures.length > 0) send({ type: "counters", links, ...(captures.length > 0 ? { captures } : {}) });
+    const drops = c ? dropsByName(c.drops) : {};
+    send({ type: "counters", ...(c ? { at: c.at } : {}), links, ...(captures.length > 0 ? { captures } : {}), drops });
   }, opts.heartbeatMs ?? 1000);
 
   connect();

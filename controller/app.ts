@@ -12,6 +12,8 @@ import { agentRoutes } from "./routes/agent.ts";
 import { captureRoutes } from "./routes/captures.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { flowRoutes } from "./routes/flows.ts";
+import { conversationRoutes } from "./routes/conversations.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { hostRoutes } from "./routes/hosts.ts";
 import { launchRoutes } from "./routes/launch.ts";
@@ -47,7 +49,7 @@ export function createApp(deps: AppDeps): Hono {
     await next();
   });
 
-  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, runRoutes, nodeRoutes, launchRoutes, scheduleRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, captureRoutes, flowRoutes, statsRoutes, metricsRoutes, agentRoutes]) {
+  for (const routes of [healthRoutes, hostRoutes, namespaceRoutes, runRoutes, nodeRoutes, launchRoutes, scheduleRoutes, lifecycleRoutes, execRoutes, fileRoutes, linkRoutes, routeRoutes, captureRoutes, flowRoutes, statsRoutes, metricsRoutes, conversationRoutes, eventRoutes, agentRoutes]) {
     app.route(API_BASE, routes(deps));
   }
 

@@ -18,6 +18,9 @@
  * a fake clock instead of sleeping.
  */
 import { FlowReports } from "./flow-reports.ts";
+import { EventBus } from "./monitor/event-bus.ts";
+import { LinkRates } from "./monitor/link-rates.ts";
+import { ConversationStore } from "./monitor/conversations.ts";
 import { ApiError } from "../protocol/errors.ts";
 import type { NamespaceState, NodeState } from "../protocol/state.ts";
 import {
@@ -77,6 +80,8 @@ export type HubOptions = {
   issueTls?: (host: string, data?: DataEndpoint) => Promise<TlsBundle>;
   /** an end of a flow reported that it finished or failed (controller/flows.ts settles the flow) */
   onFlowEnded?: (namespace: string, id: string) => void;
+  /** how long ended conversations stay listed (default 10 minutes) */
+  conversationRetentionMs?: number;
 };
 
 class Session implements AgentSession {
@@ -85,6 +90,8 @@ class Session implements AgentSession {
   down = false;
   /** the transport closed (a join still issuing its certificate must not complete) */
   closed = false;
+  /** tells this connection's conversation numbers from an earlier run's (they restart with the agent) */
+  tag = "";
   /** set while the hello's TLS bundle is being issued: frames received meanwhile */
   held: (Uint8Array | ArrayBuffer | string)[] | undefined;
   readonly nodes = new Map<string, NodeObservation>();
@@ -128,6 +135,14 @@ export class AgentHub {
   readonly #captures = new Map<string, Map<string, CaptureCounters>>();
   /** what agents report about running flows (controller/flow-reports.ts) */
   readonly flows = new FlowReports();
+  /** live events for /events clients (controller/monitor/) */
+  readonly events: EventBus;
+  /** link directions' rates from agents' counters */
+  readonly links = new LinkRates();
+  /** the conversations agents observe */
+  readonly conversations: ConversationStore;
+  /** per host: its dataplane's drops by reason since its agent started */
+  readonly hostDrops = new Map<string, Record<string, number>>();
   readonly #execs: Execs;
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -137,6 +152,15 @@ export class AgentHub {
     this.#clock = opts.clock ?? { now: () => Date.now() };
     this.#timeoutMs = opts.heartbeatTimeoutMs ?? 5000;
     this.#execs = new Execs({ log: this.log, graceMs: opts.execGraceMs });
+    const now = () => this.#clock.now();
+    this.events = new EventBus(now);
+    this.conversations = new ConversationStore({
+      now,
+      retentionMs: opts.conversationRetentionMs,
+      onEvent: (namespace, event, conversation) => {
+        if (this.events.wanted("conversation")) this.events.publish({ kind: "conversation", t: now(), namespace, event, conversation });
+      },
+    });
   }
 
   /** Starts the liveness sweep timer (tests call `sweep()` themselves instead). */
@@ -167,6 +191,7 @@ export class AgentHub {
         s.down = true;
         gone.push(s.host ?? "");
         this.log(`host ${s.host}: no heartbeat for ${this.#timeoutMs} ms; it is down and its nodes are lost`);
+        this.events.publish({ kind: "host", t: now, host: s.host ?? "", state: "down" });
       }
     }
     return gone;
@@ -286,6 +311,7 @@ export class AgentHub {
     if (s.host === undefined || this.#sessions.get(s.host) !== s) return;
     this.#dropSession(s, "the agent disconnected");
     this.log(`agent ${s.host}: disconnected`);
+    this.events.publish({ kind: "host", t: this.#clock.now(), host: s.host, state: "down" });
   }
 
   #dispatch(s: Session, host: string, frame: AgentFrame): void {
@@ -298,6 +324,7 @@ export class AgentHub {
         if (s.down) {
           s.down = false;
           this.log(`host ${host}: heartbeats resumed; it is up`);
+          this.events.publish({ kind: "host", t: s.lastHeartbeat, host, state: "up" });
         }
         this.#saveHost(s, host, frame.facts);
         return;
@@ -311,6 +338,10 @@ export class AgentHub {
       }
       case "status":
         for (const n of frame.nodes) {
+          const before = s.nodes.get(key(n.namespace, n.name));
+          if (before?.state !== n.state) {
+            this.events.publish({ kind: "node", t: this.#clock.now(), namespace: n.namespace, node: n.name, host, state: n.state, ...(n.error ? { error: n.error } : {}) });
+          }
           s.nodes.set(key(n.namespace, n.name), { state: n.state, netns: n.netns, error: n.error });
           if (n.state === "error") this.log(`agent ${host}: node ${n.namespace}/${n.name} failed: ${n.error ?? "no reason given"}`);
         }
@@ -319,6 +350,8 @@ export class AgentHub {
         let perHost = this.#counters.get(host);
         if (!perHost) this.#counters.set(host, (perHost = new Map()));
         for (const c of frame.links) perHost.set(key(c.namespace, key(c.id, c.dir)), c);
+        this.links.note(host, frame.at ?? this.#clock.now(), frame.links);
+        if (frame.drops) this.hostDrops.set(host, frame.drops);
         if (frame.captures) {
           let caps = this.#captures.get(host);
           if (!caps) this.#captures.set(host, (caps = new Map()));
@@ -328,6 +361,13 @@ export class AgentHub {
       }
       case "flows":
         for (const r of this.flows.note(frame.flows)) this.#opts.onFlowEnded?.(r.namespace, r.id);
+        if (this.events.wanted("flow")) {
+          const t = this.#clock.now();
+          for (const r of frame.flows) this.events.publish({ kind: "flow", t, namespace: r.namespace, id: r.id, role: r.role, state: r.state, bytes: r.bytes });
+        }
+        return;
+      case "conversations":
+        this.conversations.note(host, s.tag, frame.reports, frame);
         return;
       case "execOutput":
       case "execResult":
@@ -388,12 +428,16 @@ export class AgentHub {
     }
     s.host = frame.name;
     s.lastHeartbeat = this.#clock.now();
+    s.tag = s.lastHeartbeat.toString(36);
     this.#sessions.set(frame.name, s);
     this.#counters.delete(frame.name); // a fresh agent counts from zero
+    this.links.forget(frame.name);
+    this.hostDrops.delete(frame.name);
     this.#captures.delete(frame.name);
     this.#saveHost(s, frame.name, frame.facts, frame.data);
     this.log(`agent ${frame.name}: joined from ${s.remoteAddress} (${frame.facts.cpus} cpus)`);
     s.send({ type: "welcome", version: PROTOCOL_VERSION, host: frame.name, ...(tls ? { tls } : {}) });
+    this.events.publish({ kind: "host", t: s.lastHeartbeat, host: frame.name, state: "up" });
     // every agent learns where this one now takes packets (its port may have changed)
     for (const other of this.#sessions.keys()) this.pushState(other);
   }

@@ -6,6 +6,7 @@
  * nodes out of the namespace with their links and the routes through them.
  * Targets are a name, a range (`a[0-3]`) or `all`.
  */
+import { routeNodes } from "../protocol/paths.ts";
 import { z } from "zod";
 import { ApiError } from "../protocol/errors.ts";
 import { namesOf } from "./name-lists.ts";
@@ -71,7 +72,7 @@ export function removeNodes(namespaces: Namespaces, namespace: string, target: s
     });
   }
   const links = ns.links.filter((l) => names.has(l.a) || names.has(l.b));
-  const routes = ns.routes.filter((r) => r.path.some((n) => names.has(n)));
+  const routes = ns.routes.filter((r) => routeNodes(r).some((n) => names.has(n)));
   namespaces.replace({
     ...ns,
     nodes: ns.nodes.filter((n) => !names.has(n.name)),

@@ -1,11 +1,14 @@
 /**
  * @module
  * GET /api/v1/metrics in the Prometheus text format (version 0.0.4): hosts up,
- * nodes by observed state, and the link counters agents report. Built on
- * demand from the hub and the store; nothing is kept between scrapes.
+ * nodes by observed state, link directions' counters, rates and queues, drops
+ * by reason per host, conversations per host and namespace. Built on demand
+ * from the hub and the store; nothing is kept between scrapes. Labels are
+ * bounded by hosts, namespaces, links and drop reasons (none per conversation).
  */
 import { NODE_STATES } from "../protocol/state.ts";
 import type { AgentHub } from "./hub.ts";
+import type { DirectionRate } from "./monitor/link-rates.ts";
 import type { Namespaces } from "./namespaces.ts";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -33,17 +36,54 @@ export function renderMetrics(hub: AgentHub, namespaces: Namespaces): string {
     for (const [state, n] of counts) out.push(`nextmini_nodes${labels({ namespace: ns.name, state })} ${n}`);
   }
 
-  const counters = all.flatMap((ns) => hub.linkCounters(ns.name));
+  // per link direction: label sets are bounded by the links (never one per conversation)
+  const dirs = all.flatMap((ns) => [...hub.links.of(ns.name).values()].map((r) => ({ r, link: ns.links.find((l) => l.id === r.id) })));
+  const dirLabels = (r: DirectionRate) => ({ namespace: r.namespace, link: r.id, dir: r.dir });
   family("nextmini_link_packets_total", "counter", "Packets sent on a link direction.");
-  for (const c of counters) out.push(`nextmini_link_packets_total${labels({ namespace: c.namespace, link: c.id, dir: c.dir })} ${c.packets}`);
-  family("nextmini_link_bytes_total", "counter", "Bytes sent on a link direction.");
-  for (const c of counters) out.push(`nextmini_link_bytes_total${labels({ namespace: c.namespace, link: c.id, dir: c.dir })} ${c.bytes}`);
-  family("nextmini_link_drops_total", "counter", "Packets dropped on a link direction, by reason.");
-  for (const c of counters) {
-    for (const [reason, n] of Object.entries(c.drops)) {
-      out.push(`nextmini_link_drops_total${labels({ namespace: c.namespace, link: c.id, dir: c.dir, reason })} ${n}`);
-    }
+  for (const { r } of dirs) out.push(`nextmini_link_packets_total${labels(dirLabels(r))} ${r.packets}`);
+  family("nextmini_link_bytes_total", "counter", "IP bytes sent on a link direction.");
+  for (const { r } of dirs) out.push(`nextmini_link_bytes_total${labels(dirLabels(r))} ${r.bytes}`);
+  family("nextmini_link_drops_total", "counter", "Segments dropped on a link direction, by reason.");
+  for (const { r } of dirs) {
+    for (const [reason, n] of Object.entries(r.drops)) out.push(`nextmini_link_drops_total${labels({ ...dirLabels(r), reason })} ${n}`);
   }
+  family("nextmini_link_rate_bits", "gauge", "Bits per second sent on a link direction over the agent's last report interval.");
+  for (const { r } of dirs) out.push(`nextmini_link_rate_bits${labels(dirLabels(r))} ${r.bps}`);
+  family("nextmini_link_rate_packets", "gauge", "Packets per second sent on a link direction over the last interval.");
+  for (const { r } of dirs) out.push(`nextmini_link_rate_packets${labels(dirLabels(r))} ${r.pps}`);
+  family("nextmini_link_utilization", "gauge", "Rate over configured bandwidth of a link direction (0 when unlimited).");
+  for (const { r, link } of dirs) {
+    const bw = link ? link[r.dir].bandwidth : 0;
+    out.push(`nextmini_link_utilization${labels(dirLabels(r))} ${bw > 0 ? r.bps / bw : 0}`);
+  }
+  family("nextmini_link_queue_segments", "gauge", "Segments in a link direction's queue and delay line now.");
+  for (const { r } of dirs) out.push(`nextmini_link_queue_segments${labels(dirLabels(r))} ${r.queued}`);
+  family("nextmini_link_queue_max_segments", "gauge", "The most segments in a link direction's queue over the last interval.");
+  for (const { r } of dirs) out.push(`nextmini_link_queue_max_segments${labels(dirLabels(r))} ${r.queuedMax}`);
+  family("nextmini_link_up", "gauge", "1 while a link's state is up, 0 while it is down.");
+  for (const ns of all) for (const l of ns.links) out.push(`nextmini_link_up${labels({ namespace: ns.name, link: l.id })} ${l.state === "down" ? 0 : 1}`);
+
+  family("nextmini_drops_total", "counter", "Packets a host's dataplane dropped or refused, by reason (docs/monitoring.md lists the reasons).");
+  for (const [host, drops] of hub.hostDrops) {
+    for (const [reason, n] of Object.entries(drops)) out.push(`nextmini_drops_total${labels({ host, reason })} ${n}`);
+  }
+
+  const totals = [...hub.conversations.totals];
+  family("nextmini_conversations_live", "gauge", "Conversations a host's dataplane tracks now.");
+  for (const [host, t] of totals) out.push(`nextmini_conversations_live${labels({ host })} ${t.live}`);
+  family("nextmini_conversations_started_total", "counter", "Conversations a host's dataplane has seen start.");
+  for (const [host, t] of totals) out.push(`nextmini_conversations_started_total${labels({ host })} ${t.started}`);
+  family("nextmini_conversations_ended_total", "counter", "Conversations a host's dataplane has seen end (fin, rst, idle or evicted).");
+  for (const [host, t] of totals) out.push(`nextmini_conversations_ended_total${labels({ host })} ${t.ended}`);
+  family("nextmini_conversations_evicted_total", "counter", "Conversations evicted because a host's table was full.");
+  for (const [host, t] of totals) out.push(`nextmini_conversations_evicted_total${labels({ host })} ${t.evicted}`);
+  family("nextmini_conversations_listed", "gauge", "Conversations the controller lists, by namespace and state (ended ones for the retention).");
+  for (const [namespace, c] of hub.conversations.counts()) {
+    out.push(`nextmini_conversations_listed${labels({ namespace, state: "active" })} ${c.active}`);
+    out.push(`nextmini_conversations_listed${labels({ namespace, state: "ended" })} ${c.ended}`);
+  }
+  family("nextmini_event_clients", "gauge", "Clients reading /events.");
+  out.push(`nextmini_event_clients ${hub.events.clients}`);
   return `${out.join("\n")}\n`;
 }
 

@@ -193,7 +193,7 @@ describe("links and routes", () => {
     expect(bad).toMatchObject({ status: 422, code: "invalid_request" });
     expect(bad.details?.issues).toEqual(['[0].path[1]: route "r1" ([0]) goes a -> c, but no link joins a and c']);
     const dag = caught(() => h.namespaces.replaceRoutes("default", [{ edges: [["a", "b"], ["a", "c"]] }]));
-    expect(dag.message).toContain("edges (DAG routes) are not supported yet; give path");
+    expect(dag.message).toContain("[0].edges: a route's edges must end at one node (found b, c)");
     expect(h.namespaces.get("default").routes).toEqual(routes);
   });
 });

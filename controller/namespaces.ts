@@ -7,6 +7,7 @@
  * the next change. Handlers in routes/ parse requests and call in here.
  */
 import type { LinkCreate, LinkPatch, NamespaceCreate, NamespaceHostsChange, NamespacePatch, RouteInput, ShapingInput } from "../protocol/api.ts";
+import type { Pin } from "../protocol/pins.ts";
 import { namesOf } from "./name-lists.ts";
 import type { FlowRequest } from "../protocol/flow.ts";
 import { ApiError } from "../protocol/errors.ts";
@@ -23,7 +24,7 @@ import {
 import { DEFAULT_SUBNET, TopologyError, type TopologyDocument } from "../protocol/topology.ts";
 import { type ResolvedTopology, resolveTopology } from "../protocol/topology-resolve.ts";
 import { computeNextHops, validateRoutes } from "./routing.ts";
-import { linkUp } from "../protocol/paths.ts";
+import { dagRoute, ecmpPaths, linkUp, MAX_ECMP_HOPS, routeEnds, routeHops } from "../protocol/paths.ts";
 import { schedulerHosts } from "./scheduling-facts.ts";
 import { DEFAULT_SETTINGS, type NamespaceRecord, type Store } from "./store.ts";
 import { placeDocumentNodes } from "./topology-placement.ts";
@@ -46,7 +47,11 @@ export type NamespacesOptions = {
   log?: (line: string) => void;
   /** why the namespace cannot be deleted now (its scheduler runs), or undefined */
   busy?: (namespace: string) => string | undefined;
+  /** a namespace changed (which parts: nodes, links, routes, pins, settings, flows, captures), or was deleted */
+  onChange?: (namespace: string, changed: string[], deleted: boolean) => void;
 };
+
+const WATCHED_PARTS = ["nodes", "links", "routes", "pins", "settings", "flows", "captures"] as const;
 
 export type ApplyResult = { record: NamespaceRecord; added: string[]; removed: string[]; kept: string[]; flows: FlowRequest[] };
 
@@ -56,8 +61,10 @@ export class Namespaces {
   readonly #log: (line: string) => void;
   readonly #hops = new Map<string, NextHops>();
   readonly #busy: (namespace: string) => string | undefined;
+  readonly #onChange: NonNullable<NamespacesOptions["onChange"]>;
 
   constructor(opts: NamespacesOptions) {
+    this.#onChange = opts.onChange ?? (() => {});
     this.#store = opts.store;
     this.#busy = opts.busy ?? (() => undefined);
     this.#agents = opts.agents;
@@ -104,16 +111,18 @@ export class Namespaces {
       ...(input.queueing === undefined ? {} : { queueing: input.queueing }),
       ...(input.load === undefined ? {} : { load: input.load }),
       ...(input.transport === undefined ? {} : { transport: input.transport }),
+      ...(input.paths === undefined ? {} : { paths: input.paths }),
     };
     this.#store.putNamespace(record);
     return record;
   }
 
-  /** Changes settings that no agent sees (queueing, load). */
+  /** Changes settings: queueing and load no agent sees; paths re-routes at once. */
   update(name: string, patch: NamespacePatch): NamespaceRecord {
     const ns = this.get(name);
     const record: NamespaceRecord = { ...ns, settings: { ...ns.settings, ...patch } };
-    this.#store.putNamespace(record);
+    if (patch.paths !== undefined && patch.paths !== ns.settings.paths) this.#commit(ns, record);
+    else this.#store.putNamespace(record);
     return record;
   }
 
@@ -127,6 +136,7 @@ export class Namespaces {
     if (busy !== undefined) throw new ApiError(409, "namespace_busy", `namespace "${name}" cannot be deleted now: ${busy}`);
     this.#store.deleteNamespace(name);
     this.#hops.delete(name);
+    this.#onChange(name, [], true);
     for (const host of [...new Set(ns.nodes.map((n) => n.host))].sort()) {
       if (host !== "" && !this.#agents.pushState(host)) this.#log(`host ${host} is not connected; it drops namespace ${name} when it joins`);
     }
@@ -231,7 +241,8 @@ export class Namespaces {
     const old = new Map((before?.nodes ?? []).map((n) => [n.name, n]));
     const issues = [
       ...checkLinks(topo.nodes, topo.links),
-      ...validateRoutes(topo.routes, topo.links, topo.nodes.map((n) => n.name)).map((i) => `routes${i}`),
+      ...routeIssues(topo.routes, topo).map((i) => `routes${i}`),
+      ...(topo.pins === undefined ? [] : pinIssues(topo.pins, topo, name).map((i) => `pins${i}`)),
     ];
     if (issues.length > 0) throw invalid("invalid_topology", "the topology is invalid", issues);
 
@@ -251,10 +262,12 @@ export class Namespaces {
         ...(before?.settings ?? DEFAULT_SETTINGS),
         ...(topo.transport ? { transport: topo.transport } : {}),
         ...(topo.hostTransports ? { hostTransports: topo.hostTransports } : {}),
+        ...(topo.paths ? { paths: topo.paths } : {}),
       },
       nodes,
       links: topo.links,
       routes: topo.routes,
+      pins: topo.pins ?? before?.pins ?? [],
     };
     this.#commit(before, record);
     const names = new Set(nodes.map((n) => n.name));
@@ -294,15 +307,22 @@ export class Namespaces {
     return link;
   }
 
-  /** Changes shaping of a link: symmetric fields change both directions, `ab`/`ba` one. */
+  /**
+   * Changes shaping of a link: symmetric fields change both directions, `ab`/`ba` one;
+   * `state` takes it down (routing treats it as absent) or up.
+   */
   patchLink(namespace: string, id: string, patch: LinkPatch): LinkSpec {
     const ns = this.get(namespace);
     const link = findLink(ns, id);
+    const { state, ...shaping } = patch;
     const updated: LinkSpec = {
       ...link,
-      ab: layerShaping(layerShaping(link.ab, patch), patch.ab),
-      ba: layerShaping(layerShaping(link.ba, patch), patch.ba),
+      ab: layerShaping(layerShaping(link.ab, shaping), shaping.ab),
+      ba: layerShaping(layerShaping(link.ba, shaping), shaping.ba),
     };
+    // absent means up, so a link that never went down keeps its stored shape
+    if (state === "down") updated.state = "down";
+    else if (state === "up") delete updated.state;
     this.#commit(ns, { ...ns, links: ns.links.map((l) => (l.id === id ? updated : l)) });
     return updated;
   }
@@ -311,7 +331,7 @@ export class Namespaces {
   deleteLink(namespace: string, id: string): LinkSpec {
     const ns = this.get(namespace);
     const link = findLink(ns, id);
-    const users = ns.routes.filter((r) => r.path.some((n, i) => i > 0 && joins(link, r.path[i - 1], n)));
+    const users = ns.routes.filter((r) => routeHops(r).some(([x, y]) => joins(link, x, y)));
     if (users.length > 0) {
       const ids = users.map((r) => r.id);
       throw new ApiError(
@@ -325,21 +345,46 @@ export class Namespaces {
     return link;
   }
 
-  /** Replaces the route table; every hop of every path must follow a link. */
+  /**
+   * Replaces the route table; every hop of every path must follow a link.
+   * Routes with the same ends form the pair's route set; `edges` give a DAG.
+   */
   replaceRoutes(namespace: string, input: readonly RouteInput[]): RouteSpec[] {
     const ns = this.get(namespace);
     const issues: string[] = [];
     const routes: RouteSpec[] = input.map((r, i) => {
       // ids by position, as in topology documents, so a table that names no route is reproducible
-      const path = r.path ?? chainOf(r.edges ?? [], i, issues);
-      return { id: r.id ?? `r${i + 1}`, path, weight: r.weight ?? 1 };
+      const id = r.id ?? `r${i + 1}`;
+      const weight = r.weight ?? 1;
+      if (r.path !== undefined) return { id, path: r.path, weight };
+      return dagRoute(id, weight, r.edges ?? [], `[${i}].edges`, issues);
     });
-    if (issues.length === 0) {
-      issues.push(...validateRoutes(routes.filter((r) => r.path.length >= 2), ns.links, ns.nodes.map((n) => n.name)));
-    }
+    if (issues.length === 0) issues.push(...routeIssues(routes, ns));
     if (issues.length > 0) throw invalid("invalid_request", "the routes are invalid", issues);
     this.#commit(ns, { ...ns, routes });
     return routes;
+  }
+
+  /** A route's new weight: its pair's flows share the set by the new weights from their next choice on. */
+  patchRoute(namespace: string, id: string, weight: number): RouteSpec {
+    const ns = this.get(namespace);
+    const route = ns.routes.find((r) => r.id === id);
+    if (!route) {
+      throw new ApiError(404, "route_not_found", `no route with id "${id}" in namespace "${namespace}"`, { routes: ns.routes.map((r) => r.id) });
+    }
+    const updated = { ...route, weight };
+    this.#commit(ns, { ...ns, routes: ns.routes.map((r) => (r.id === id ? updated : r)) });
+    return updated;
+  }
+
+  /** Replaces the pins: each names a route of the namespace, between its src and dst when given. */
+  replacePins(namespace: string, pins: readonly Pin[]): Pin[] {
+    const ns = this.get(namespace);
+    const issues = pinIssues(pins, ns, namespace);
+    if (issues.length > 0) throw invalid("invalid_request", "the pins are invalid", issues);
+    const stored = pins.map((p) => ({ ...p }));
+    this.#commit(ns, { ...ns, pins: stored });
+    return stored;
   }
 
   /**
@@ -352,9 +397,21 @@ export class Namespaces {
   }
 
   #commit(before: NamespaceRecord | undefined, changed: NamespaceRecord): void {
+    if (changed.settings.paths === "ecmp") {
+      // every agent compiles the equal-cost paths of every pair: bounded here, where it can be refused
+      const { exceeded } = ecmpPaths(changed.nodes.map((n) => n.name), changed.links, MAX_ECMP_HOPS);
+      if (exceeded) {
+        throw new ApiError(422, "too_many_paths", `paths: ecmp would give namespace "${changed.name}" more than ${MAX_ECMP_HOPS} hops of equal-cost paths; use shortest or explicit routes`, {
+          field: "paths",
+          bound: MAX_ECMP_HOPS,
+        });
+      }
+    }
     const after = stopOrphanedCaptures(changed, Date.now());
     this.#store.putNamespace(after);
     this.#hops.delete(after.name);
+    const parts = WATCHED_PARTS.filter((k) => before === undefined || JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    if (parts.length > 0) this.#onChange(after.name, parts, false);
     // hosts that lost their last node of this namespace need the state without it
     const hosts = new Set([...(before?.nodes ?? []), ...after.nodes].map((n) => n.host));
     for (const host of [...hosts].sort()) {
@@ -413,34 +470,46 @@ function checkLinks(nodes: readonly { name: string }[], links: readonly LinkSpec
   return issues;
 }
 
-/**
- * The path that `edges` describe, when they form one simple chain. Branching
- * edges describe a DAG route, which RouteSpec (and the dataplane) cannot
- * carry yet, so they are refused with a sentence saying so.
- */
-function chainOf(edges: readonly (readonly [string, string])[], i: number, issues: string[]): string[] {
-  const next = new Map<string, string>();
-  const hasParent = new Set<string>();
-  let branching = false;
-  for (const [from, to] of edges) {
-    if (next.has(from) || hasParent.has(to)) branching = true;
-    next.set(from, to);
-    hasParent.add(to);
-  }
-  const starts = [...next.keys()].filter((n) => !hasParent.has(n));
-  const path = starts.length === 1 ? [starts[0]] : [];
-  while (path.length > 0 && path.length <= edges.length) {
-    const to = next.get(path[path.length - 1]);
-    if (to === undefined) break;
-    path.push(to);
-  }
-  if (branching || starts.length !== 1 || path.length !== edges.length + 1) {
-    issues.push(`[${i}].edges: edges (DAG routes) are not supported yet; give path (edges must form a single chain)`);
-    return [];
-  }
-  return path;
+/** Problems of pins against the namespace's nodes and routes: each names a route, between its src and dst when given. */
+function pinIssues(pins: readonly Pin[], ns: { nodes: readonly { name: string }[]; routes: readonly RouteSpec[] }, namespace: string): string[] {
+  const issues: string[] = [];
+  const nodes = new Set(ns.nodes.map((n) => n.name));
+  pins.forEach((p, i) => {
+    for (const end of ["src", "dst"] as const) {
+      const name = p[end];
+      if (name !== undefined && !nodes.has(name)) issues.push(`[${i}].${end}: no node named "${name}" in namespace "${namespace}"`);
+    }
+    const route = ns.routes.find((r) => r.id === p.route);
+    if (!route) {
+      issues.push(`[${i}].route: no route with id "${p.route}" (routes: ${ns.routes.map((r) => r.id).join(", ") || "none"})`);
+      return;
+    }
+    const [src, dst] = routeEnds(route);
+    if ((p.src !== undefined && p.src !== src) || (p.dst !== undefined && p.dst !== dst)) {
+      issues.push(`[${i}].route: route "${p.route}" goes from ${src} to ${dst}, not from ${p.src ?? src} to ${p.dst ?? dst}`);
+    }
+  });
+  return issues;
 }
 
+/** Problems of a route table against the namespace: every path along links between known nodes, ids unique. */
+function routeIssues(routes: readonly RouteSpec[], ns: { nodes: readonly { name: string }[]; links: readonly LinkSpec[] }): string[] {
+  const names = ns.nodes.map((n) => n.name);
+  const issues = validateRoutes(routes.filter((r) => r.edges === undefined), ns.links, names);
+  const known = new Set(names);
+  const linked = new Set(ns.links.flatMap((l) => [`${l.a}\n${l.b}`, `${l.b}\n${l.a}`]));
+  const ids = new Set(routes.filter((r) => r.edges === undefined).map((r) => r.id));
+  routes.forEach((r, i) => {
+    if (r.edges === undefined) return;
+    if (ids.has(r.id)) issues.push(`[${i}].id: duplicate route id "${r.id}"`);
+    ids.add(r.id);
+    r.edges.forEach(([a, b], j) => {
+      for (const name of [a, b]) if (!known.has(name)) issues.push(`[${i}].edges[${j}]: route "${r.id}" names "${name}", which is not a node`);
+      if (!linked.has(`${a}\n${b}`)) issues.push(`[${i}].edges[${j}]: route "${r.id}" goes ${a} -> ${b}, but no link joins ${a} and ${b}`);
+    });
+  });
+  return issues;
+}
 
 function summarize(names: readonly string[]): string {
   return names.length <= 5 ? names.join(", ") : `${names.slice(0, 5).join(", ")} and ${names.length - 5} more`;

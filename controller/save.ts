@@ -31,7 +31,9 @@ export function saveDocument(ns: NamespaceRecord): TopologyDocumentInput {
       ...(n.command === undefined ? {} : { command: n.command }),
     })),
     links: ns.links.map(saveLink),
-    routes: ns.routes.map((r) => ({ id: r.id, path: r.path, weight: r.weight })),
+    routes: ns.routes.map((r) => (r.edges ? { id: r.id, edges: r.edges, weight: r.weight } : { id: r.id, path: r.path, weight: r.weight })),
+    ...(ns.settings.paths !== "shortest" ? { paths: ns.settings.paths } : {}),
+    ...(ns.pins.length > 0 ? { pins: ns.pins } : {}),
   };
   return doc;
 }
@@ -46,6 +48,7 @@ function saveLink(l: LinkSpec): LinkEntryInput {
     id: l.id,
     a: l.a,
     b: l.b,
+    ...(l.state === "down" ? { state: "down" as const } : {}),
     ...both,
     ...(Object.keys(ab).length > 0 ? { ab, ba } : {}),
   };

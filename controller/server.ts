@@ -60,7 +60,16 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     joinTokenHint: `${join(opts.stateDir, JOIN_TOKEN_FILE)} on the controller's host`,
     issueTls: (host, data) => ca.issue(host, data?.address),
   });
-  const namespaces = new Namespaces({ store, agents: hub, log, busy: schedulerBusy(store, hub) });
+  const namespaces = new Namespaces({
+    store,
+    agents: hub,
+    log,
+    busy: schedulerBusy(store, hub),
+    onChange: (namespace, changed, deleted) => {
+      if (deleted) hub.conversations.forgetNamespace(namespace);
+      hub.events.publish({ kind: "topology", t: Date.now(), namespace, changed, ...(deleted ? { deleted } : {}) });
+    },
+  });
   const app = createApp({
     store,
     hub,

@@ -117,21 +117,44 @@ export function namespaceSummary(ns: NamespaceRecord, pool: string[], hub: Agent
     routes: ns.routes.length,
     transport: ns.settings.transport,
     transports: ns.settings.hostTransports,
+    paths: ns.settings.paths,
+    pins: ns.pins.length,
     states,
   };
 }
 
-/** Counter rows for the namespace's links, in link order; directions no agent reported are left out. */
+/**
+ * The namespace's link directions in link order, with the counters and rates
+ * agents last reported; directions no agent reported are left out.
+ */
 export function linkStatsRows(ns: NamespaceRecord, hub: AgentHub): LinkStatsRow[] {
-  const counters = new Map(hub.linkCounters(ns.name).map((c) => [`${c.id}/${c.dir}`, c]));
+  const rates = hub.links.of(ns.name);
   const rows: LinkStatsRow[] = [];
   for (const l of ns.links) {
     for (const dir of ["ab", "ba"] as const) {
-      const c = counters.get(`${l.id}/${dir}`);
-      if (!c) continue;
+      const r = rates.get(`${l.id}/${dir}`);
+      if (!r) continue;
       const [from, to] = dir === "ab" ? [l.a, l.b] : [l.b, l.a];
-      const dropped = Object.values(c.drops).reduce((s, n) => s + n, 0);
-      rows.push({ link: l.id, dir, from, to, packets: c.packets, bytes: c.bytes, dropped, drops: c.drops });
+      const dropped = Object.values(r.drops).reduce((s, n) => s + n, 0);
+      const bandwidth = l[dir].bandwidth;
+      rows.push({
+        link: l.id,
+        dir,
+        from,
+        to,
+        state: l.state ?? "up",
+        bandwidth,
+        packets: r.packets,
+        bytes: r.bytes,
+        dropped,
+        drops: r.drops,
+        bps: r.bps,
+        pps: r.pps,
+        utilization: bandwidth > 0 ? r.bps / bandwidth : 0,
+        queued: r.queued,
+        queuedMax: r.queuedMax,
+        dropsInterval: r.dropsInterval,
+      });
     }
   }
   return rows;

@@ -6,8 +6,9 @@
  */
 import { z } from "zod";
 import { Name } from "./names.ts";
-import { HostTransport, NodeKind, NodeState, Transport } from "./state.ts";
+import { HostTransport, LinkState, NodeKind, NodeState, PathMode, Transport } from "./state.ts";
 import { Subnet } from "./topology.ts";
+import { LinkRate } from "./events.ts";
 import { Duration, Fraction, Rate } from "./units.ts";
 
 /** Link and route ids appear in API paths; same alphabet as topology documents (ids like "a:b"). */
@@ -41,15 +42,20 @@ export const LinkCreate = z.strictObject({
 });
 export type LinkCreate = z.infer<typeof LinkCreate>;
 
-/** PATCH /namespaces/{ns}/links/{id}: only the fields given change. */
+/** PATCH /namespaces/{ns}/links/{id}: only the fields given change; `state` takes the link down or up. */
 export const LinkPatch = z.strictObject({
   ...shapingFields,
   ab: ShapingInput.optional(),
   ba: ShapingInput.optional(),
+  state: LinkState.optional(),
 });
 export type LinkPatch = z.infer<typeof LinkPatch>;
 
-/** One entry of PUT /namespaces/{ns}/routes: a path, or edges that form one. */
+/**
+ * One entry of PUT /namespaces/{ns}/routes: a path, or edges that form a DAG
+ * from one source to one destination (a flow takes one path through it).
+ * Routes with the same ends form the pair's route set, shared by weight.
+ */
 export const RouteInput = z
   .strictObject({
     id: Id.optional(),
@@ -61,7 +67,13 @@ export const RouteInput = z
     message: "give exactly one of path (a list of nodes) or edges (a list of [from, to] pairs)",
   });
 export type RouteInput = z.infer<typeof RouteInput>;
-export const RoutesPut = z.array(RouteInput);
+/** A route table holds at most this many routes. */
+export const MAX_ROUTES = 100_000;
+export const RoutesPut = z.array(RouteInput).max(MAX_ROUTES, { message: `at most ${MAX_ROUTES} routes` });
+
+/** PATCH /namespaces/{ns}/routes/{id}: a new weight, while traffic runs */
+export const RoutePatch = z.strictObject({ weight: z.number().positive({ message: "a weight must be greater than 0" }).max(1e6) });
+export type RoutePatch = z.infer<typeof RoutePatch>;
 
 /** POST /namespaces/{ns}/nodes/{name}/exec as JSON; `stdin` is text fed to the command, else its stdin is empty. */
 export const ExecRequest = z.strictObject({
@@ -165,6 +177,7 @@ export const NamespaceCreate = z.strictObject({
   load: z.enum(LOAD_KINDS).optional(),
   subnet: Subnet.optional(),
   transport: Transport.optional(),
+  paths: PathMode.optional(),
 });
 export type NamespaceCreate = z.infer<typeof NamespaceCreate>;
 
@@ -172,6 +185,8 @@ export type NamespaceCreate = z.infer<typeof NamespaceCreate>;
 export const NamespacePatch = z.strictObject({
   queueing: z.boolean().optional(),
   load: z.enum(LOAD_KINDS).optional(),
+  /** shortest or ecmp: pairs without explicit routes are routed anew at once */
+  paths: PathMode.optional(),
 });
 export type NamespacePatch = z.infer<typeof NamespacePatch>;
 
@@ -199,6 +214,8 @@ export const NamespaceSummary = NamespaceRow.extend({
   transport: Transport,
   /** per host pair overrides of `transport` */
   transports: z.array(HostTransport),
+  paths: PathMode,
+  pins: z.number().int(),
   /** how many nodes are in each observed state */
   states: z.record(z.string(), z.number().int()),
 });
@@ -230,14 +247,6 @@ export const NodeRow = z.object({
 export type NodeRow = z.infer<typeof NodeRow>;
 
 /** GET /namespaces/{ns}/stats: one row per link direction an agent reported. */
-export const LinkStatsRow = z.object({
-  link: z.string(),
-  dir: z.enum(["ab", "ba"]),
-  from: z.string(),
-  to: z.string(),
-  packets: z.number(),
-  bytes: z.number(),
-  dropped: z.number(),
-  drops: z.record(z.string(), z.number()),
-});
+/** GET /namespaces/{ns}/stats: one link direction (protocol/events.ts's LinkRate) */
+export const LinkStatsRow = LinkRate;
 export type LinkStatsRow = z.infer<typeof LinkStatsRow>;

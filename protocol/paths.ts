@@ -78,6 +78,26 @@ export function dagPaths(edges: readonly Edge[], src: string, dst: string, limit
 }
 
 /**
+ * A route given as edges: a DAG from one node to another (dagIssues says
+ * what is wrong with it, into `issues`), with its first path as `path`; edges
+ * that form a single chain give a plain path route.
+ */
+export function dagRoute(id: string, weight: number, edges: readonly Edge[], field: string, issues: string[]): RouteSpec {
+  const found = dagIssues(edges, field);
+  if (found.length > 0) {
+    issues.push(...found);
+    return { id, path: [], weight };
+  }
+  const sources = new Set(edges.map((e) => e[0]));
+  for (const [, to] of edges) sources.delete(to);
+  const sinks = new Set(edges.map((e) => e[1]));
+  for (const [from] of edges) sinks.delete(from);
+  const { paths } = dagPaths(edges, [...sources][0], [...sinks][0], MAX_DAG_PATHS);
+  if (paths.length === 1) return { id, path: paths[0], weight };
+  return { id, path: paths[0], weight, edges: edges.map(([a, b]) => [a, b] as [string, string]) };
+}
+
+/**
  * Problems with `edges` as a unicast DAG route, as sentences naming `field`:
  * exactly one source and one destination, no cycle, no node visited twice on a
  * path, every edge on some source-to-destination path, at most MAX_DAG_PATHS paths.

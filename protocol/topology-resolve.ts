@@ -10,7 +10,9 @@
  */
 import type { FlowRequest } from "./flow.ts";
 import { checkDocumentFlows } from "./topology-flows.ts";
-import { DEFAULT_SHAPING, layerShaping, type HostTransport, type NodePlacement, type Transport, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
+import { DEFAULT_SHAPING, layerShaping, type HostTransport, type NodePlacement, type PathMode, type Transport, type LinkSpec, type NodeKind, type NodeSpec, type RouteSpec, type Shaping } from "./state.ts";
+import type { Pin } from "./pins.ts";
+import { dagRoute } from "./paths.ts";
 import { expandRange, NAME_PATTERN } from "./names.ts";
 import {
   DEFAULT_MTU,
@@ -48,6 +50,9 @@ export type ResolvedTopology = {
   routes: RouteSpec[];
   /** the document's flows, checked against its nodes and routes; started when it is applied */
   flows: FlowRequest[];
+  /** only when the document names them; the namespace keeps its own otherwise */
+  paths?: PathMode;
+  pins?: Pin[];
 };
 
 export type ResolveOptions = {
@@ -78,7 +83,7 @@ type NodeDraft = {
   ip?: { text: string; path: string };
 };
 
-type LinkDraft = { id: string; a: string; b: string; ab: Shaping; ba: Shaping; origin: string };
+type LinkDraft = { id: string; a: string; b: string; ab: Shaping; ba: Shaping; state?: "up" | "down" | undefined; origin: string };
 
 export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}): ResolvedTopology {
   const issues: string[] = [];
@@ -202,7 +207,7 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
     if (!ok) return;
     const both = layerShaping(base, link);
     addLink(
-      { id: link.id ?? `${link.a}:${link.b}`, a: link.a, b: link.b, ab: layerShaping(both, link.ab), ba: layerShaping(both, link.ba), origin },
+      { id: link.id ?? `${link.a}:${link.b}`, a: link.a, b: link.b, ab: layerShaping(both, link.ab), ba: layerShaping(both, link.ba), state: link.state, origin },
       link.id === undefined ? origin : `${origin}.id`,
       origin,
     );
@@ -229,9 +234,11 @@ export function resolveTopology(doc: TopologyDocument, opts: ResolveOptions = {}
     ...(doc.transport === undefined ? {} : { transport: doc.transport }),
     ...(doc.transports === undefined ? {} : { hostTransports: doc.transports }),
     nodes: placed,
-    links: links.map(({ id, a, b, ab, ba }) => ({ id, a, b, ab, ba })),
+    links: links.map(({ id, a, b, ab, ba, state }) => ({ id, a, b, ab, ba, ...(state === "down" ? { state } : {}) })),
     routes,
     flows: doc.flows ?? [],
+    ...(doc.paths === undefined ? {} : { paths: doc.paths }),
+    ...(doc.pins === undefined ? {} : { pins: doc.pins }),
   };
 }
 
@@ -290,7 +297,16 @@ function resolveRoutes(
     } else {
       ids.set(id, origin);
     }
-    const path = route.path;
+    if (route.edges !== undefined) {
+      const dag = dagRoute(id, route.weight ?? 1, route.edges, `${origin}.edges`, issues);
+      route.edges.forEach(([a, b], j) => {
+        for (const name of [a, b]) if (!known.has(name)) issues.push(`${origin}.edges[${j}]: unknown node "${name}"`);
+        if (known.has(a) && known.has(b) && !pairs.has(pairKey(a, b))) issues.push(`${origin}.edges[${j}]: no link between ${a} and ${b}`);
+      });
+      if (dag.path.length >= 2) routes.push(dag);
+      return;
+    }
+    const path = route.path ?? [];
     let ok = true;
     path.forEach((name, j) => {
       if (!known.has(name)) {

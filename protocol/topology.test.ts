@@ -134,7 +134,7 @@ describe("errors", () => {
   test("unknown keys name themselves and the likely key", () => {
     expect(issuesOf("links: [{a: a, b: b, bandwdith: 10Mbit}]")).toEqual(['links[0].bandwdith: unknown key (did you mean "bandwidth"?)']);
     expect(issuesOf("links: [{a: a, b: b, colour: red}]")).toEqual([
-      "links[0].colour: unknown key; expected one of id, a, b, bandwidth, delay, jitter, loss, queue, reorder, ab, ba",
+      "links[0].colour: unknown key; expected one of id, a, b, bandwidth, delay, jitter, loss, queue, reorder, ab, ba, state",
     ]);
     expect(issuesOf("nodse: [a]")).toEqual(['nodse: unknown key (did you mean "nodes"?)']);
     expect(issuesOf("nodes: [{name: a, ipp: 10.0.0.1}]")).toEqual(['nodes[0].ipp: unknown key (did you mean "ip"?)']);

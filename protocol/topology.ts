@@ -10,7 +10,8 @@ import { FlowRequest } from "./flow.ts";
 import { z } from "zod";
 import { Duration, Fraction, Rate } from "./units.ts";
 import { expandRange, Name, NAME_PATTERN } from "./names.ts";
-import { HostTransport, NodeKind, NodePlacement, Transport } from "./state.ts";
+import { HostTransport, LinkState, NodeKind, NodePlacement, PathMode, Transport } from "./state.ts";
+import { Pins } from "./pins.ts";
 import { parseAddress, parseCidr, formatCidr, maskOf } from "./ipv4.ts";
 
 export const DEFAULT_SUBNET = "10.0.0.0/16";
@@ -126,17 +127,25 @@ export const LinkEntry = z.strictObject({
   ...shapingFields,
   ab: ShapingOverrides.optional().describe("a->b only, on top of the fields above"),
   ba: ShapingOverrides.optional().describe("b->a only, on top of the fields above"),
+  state: LinkState.optional().describe("down: the link drops everything and routing treats it as absent (default up)"),
 });
 export type LinkEntry = z.infer<typeof LinkEntry>;
 /** A link as written in a file, before units are parsed. */
 export type LinkEntryInput = z.input<typeof LinkEntry>;
 export type ShapingOverridesInput = z.input<typeof ShapingOverrides>;
 
-export const RouteEntry = z.strictObject({
-  id: Id.optional().describe('defaults to "r<position>", counting from 1'),
-  path: z.array(Name).min(2).describe("nodes from the source to the destination, each hop over a link"),
-  weight: z.number().positive().optional().describe("share of flows among routes with the same ends (default 1)"),
-});
+export const RouteEntry = z
+  .strictObject({
+    id: Id.optional().describe('defaults to "r<position>", counting from 1'),
+    path: z.array(Name).min(2).optional().describe("nodes from the source to the destination, each hop over a link"),
+    edges: z
+      .array(z.tuple([Name, Name]))
+      .min(1)
+      .optional()
+      .describe("instead of path: [from, to] hops forming a DAG from one source to one destination; each flow takes one path through it"),
+    weight: z.number().positive().optional().describe("share of flows among routes with the same ends (default 1)"),
+  })
+  .refine((r) => (r.path === undefined) !== (r.edges === undefined), { message: "give exactly one of path or edges" });
 export type RouteEntry = z.infer<typeof RouteEntry>;
 
 function count(min: number, max: number) {
@@ -226,6 +235,8 @@ export const TopologyDocument = z
     nodes: z.array(NodeEntry).optional(),
     links: z.array(LinkEntry).optional(),
     routes: z.array(RouteEntry).optional(),
+    paths: PathMode.optional().describe("pairs without explicit routes: one shortest path (default), or every equal-cost shortest path shared by flows (ecmp)"),
+    pins: Pins.optional().describe("policy pins: flows matching a rule take its route; first match wins"),
     flows: z.array(FlowRequest).optional().describe("user-space flows to start when the document is applied (userspace nodes' TCP stacks send them)"),
   })
   .meta({ title: "nextmini topology", description: "Nodes, links, routes, generated shapes and flows of one nextmini experiment." });

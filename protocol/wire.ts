@@ -11,12 +11,14 @@ import { Packr } from "msgpackr";
 import { Name } from "./names.ts";
 import { NamespaceState, NodeState } from "./state.ts";
 import { FlowReport } from "./flow.ts";
+import { ConversationReport, MAX_CONVERSATIONS_PER_FRAME } from "./conversation.ts";
 
 /**
  * 2: exec streams its output (execOutput chunks, then execResult), takes stdin, and can be cancelled;
  * 3: namespaces carry flows, and agents report them (`flows`)
+ * 4: route sets, pins and link state in namespaces; agents report conversations, drops by reason and queue depths
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /**
  * Exec data travels in chunks of at most this many bytes, so a frame stays far
@@ -105,7 +107,10 @@ export const LinkCounters = z.strictObject({
   dir: z.enum(["ab", "ba"]),
   packets: z.number(),
   bytes: z.number(),
-  drops: z.record(z.string(), z.number()),
+  drops: z.record(z.string().max(64), z.number()),
+  /** segments in its queue and delay line now, and the most since the last report */
+  queued: z.number().nonnegative().optional(),
+  queuedMax: z.number().nonnegative().optional(),
 });
 export type LinkCounters = z.infer<typeof LinkCounters>;
 
@@ -135,7 +140,23 @@ export const AgentFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("endpoint"), data: DataEndpoint }),
   z.strictObject({ type: z.literal("status"), nodes: z.array(NodeStatus) }),
   /** captures: sent when the agent writes any (absent from agents before captures existed) */
-  z.strictObject({ type: z.literal("counters"), links: z.array(LinkCounters), captures: z.array(CaptureCounters).optional() }),
+  /** drops: the host's drops by reason (agent/dataplane/drops.ts), since the agent started; at: when the dataplane read them (ms since the epoch) */
+  z.strictObject({
+    type: z.literal("counters"),
+    at: z.number().optional(),
+    links: z.array(LinkCounters),
+    captures: z.array(CaptureCounters).optional(),
+    drops: z.record(z.string().max(64), z.number()).optional(),
+  }),
+  /** conversations that moved or ended in the last second; the agent's table totals */
+  z.strictObject({
+    type: z.literal("conversations"),
+    reports: z.array(ConversationReport).max(MAX_CONVERSATIONS_PER_FRAME),
+    live: z.number().int().nonnegative(),
+    started: z.number().int().nonnegative(),
+    ended: z.number().int().nonnegative(),
+    evicted: z.number().int().nonnegative(),
+  }),
   /** the ends of user-space flows this agent runs: sent as they change, at most twice a second */
   z.strictObject({ type: z.literal("flows"), flows: z.array(FlowReport) }),
   /** output of a running exec, in the order the process wrote it to each stream */

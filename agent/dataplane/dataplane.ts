@@ -56,6 +56,7 @@ export class Dataplane {
   #wakeFd = -1;
   #wake = new BigUint64Array([1n]);
   #latest: CountersReport | undefined;
+  #read = false;
   #stopped: (() => void) | undefined;
   #tablesId = 0;
   #tablesWaiters = new Map<number, () => void>();
@@ -72,7 +73,7 @@ export class Dataplane {
       worker,
       "dataplane worker",
       (msg) => {
-        if (msg.type === "counters") this.#latest = msg;
+        if (msg.type === "counters") this.#noteCounters(msg);
         else if (msg.type === "captureClosed") this.opts.onCaptureClosed?.(msg.capture);
         else if (msg.type === "tablesApplied") this.#applied(msg.id);
         else if (msg.type === "flows") this.opts.onFlows?.(msg.updates);
@@ -155,8 +156,22 @@ export class Dataplane {
     this.#send({ type: "userspace", stacks, flows });
   }
 
+  /** The latest counters; each direction's queuedMax covers every report since the last call. */
   counters(): CountersReport | undefined {
+    this.#read = true;
     return this.#latest;
+  }
+
+  #noteCounters(msg: CountersReport): void {
+    const prev = this.#latest;
+    // the worker reports twice a second, the agent reads once: keep the peak of reports not yet read
+    if (prev && !this.#read && prev.dirs.length === msg.dirs.length) {
+      msg.dirs.forEach((d, i) => {
+        if (prev.dirs[i].key === d.key && prev.dirs[i].queuedMax > d.queuedMax) d.queuedMax = prev.dirs[i].queuedMax;
+      });
+    }
+    this.#latest = msg;
+    this.#read = false;
   }
 
   async stop(): Promise<void> {

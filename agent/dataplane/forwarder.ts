@@ -77,6 +77,8 @@ export class Forwarder {
   /** drops by registry index (drops.ts) */
   readonly drops = new Float64Array(DROP_COUNT);
   readonly ingressPackets: Float64Array;
+  /** per direction: segments offered while its link was down */
+  readonly linkDownDrops: Float64Array;
   readonly egressPackets: Float64Array;
   readonly shapers: LinkShaper[];
   #ipToNode: Map<number, number>[] = [];
@@ -122,6 +124,7 @@ export class Forwarder {
     this.#active = new Int32Array(Math.max(1, t.dirKeys.length));
     this.#isActive = new Uint8Array(Math.max(1, t.dirKeys.length));
     this.ingressPackets = new Float64Array(t.nodeKeys.length);
+    this.linkDownDrops = new Float64Array(t.dirKeys.length);
     this.egressPackets = new Float64Array(t.nodeKeys.length);
     for (let k = 0; k < t.nsNames.length; k++) this.#ipToNode.push(new Map());
     for (let g = 0; g < t.nodeKeys.length; g++) this.#ipToNode[t.nodeNs[g]].set(t.nodeIp[g], g);
@@ -405,7 +408,10 @@ export class Forwarder {
     const shaper = this.shapers[dir];
     const buf = this.pool.view(slot);
     const nseg = off ? segmentCount(buf, this.pool.len[slot]) : 1;
-    if (this.#r.dirDown[dir]) return this.#dropSegments(slot, D_LINK_DOWN, nseg);
+    if (this.#r.dirDown[dir]) {
+      this.linkDownDrops[dir] += nseg;
+      return this.#dropSegments(slot, D_LINK_DOWN, nseg);
+    }
     const lost = shaper.drawLoss(nseg, this.#mask);
     if (lost === 0) {
       if (nseg === 1 || shaper.nsPerByte * wireBytes(buf, this.pool.len[slot]) <= MAX_BURST_NS) {

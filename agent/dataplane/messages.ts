@@ -48,7 +48,11 @@ export interface DirectionCounters {
   segments: number;
   dropLoss: number;
   dropQueue: number;
+  /** segments offered while the link was down */
+  dropLinkDown: number;
   queued: number;
+  /** the most segments queued since the last report */
+  queuedMax: number;
 }
 
 /** A capture the worker writes into a file the main thread opened (agent/captures.ts); the worker closes it. */
@@ -74,8 +78,8 @@ export type FromWorker =
   /** port: where the tcp transport listens (0 without one) */
   | { type: "ready"; port: number }
   | { type: "tablesApplied"; id: number }
-  /** drops: by registry index (drops.ts) */
-  | { type: "counters"; dirs: DirectionCounters[]; drops: number[]; poolInUse: number; captures: CaptureCount[] }
+  /** at: when the counters were read (ms since the epoch); drops: by registry index (drops.ts) */
+  | { type: "counters"; at: number; dirs: DirectionCounters[]; drops: number[]; poolInUse: number; captures: CaptureCount[] }
   /** conversations that moved or ended since the last report, once a second; the table's totals */
   | { type: "conversations"; reports: ConversationReport[]; live: number; started: number; ended: number; evicted: number }
   /** a capture left the set: its last records are written and its file closed */

@@ -81,6 +81,8 @@ export class LinkShaper {
   sentBytes = 0;
   dropLoss = 0; // segments
   dropQueue = 0; // segments
+  /** the most segments queued since the reporter last reset it (to what is queued then) */
+  queuedMax = 0;
   /** Segments queued for transmission as of the last call that looked at the clock. */
   queued = 0;
 
@@ -207,6 +209,7 @@ export class LinkShaper {
     this.#rRelease[i] = release;
     this.#tail++;
     this.queued += nseg;
+    if (this.queued > this.queuedMax) this.queuedMax = this.queued;
     // An unlimited link finishes transmission at once: leave the queue now, not at the next look.
     if (done <= now) this.#advance(now);
     return DROP_NONE;

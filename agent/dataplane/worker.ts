@@ -439,15 +439,22 @@ function schedule(): void {
 function report(): void {
   const f = fwd!;
   const now = Bun.nanoseconds();
-  const dirs: DirectionCounters[] = f.shapers.map((s, d) => ({
-    key: f.tables.dirKeys[d],
-    packets: s.sentPackets,
-    bytes: s.sentBytes,
-    segments: s.sentSegments,
-    dropLoss: s.dropLoss,
-    dropQueue: s.dropQueue,
-    queued: s.occupancy(now),
-  }));
+  const dirs: DirectionCounters[] = f.shapers.map((s, d) => {
+    const queued = s.occupancy(now);
+    const c = {
+      key: f.tables.dirKeys[d],
+      packets: s.sentPackets,
+      bytes: s.sentBytes,
+      segments: s.sentSegments,
+      dropLoss: s.dropLoss,
+      dropQueue: s.dropQueue,
+      dropLinkDown: f.linkDownDrops[d],
+      queued,
+      queuedMax: s.queuedMax,
+    };
+    s.queuedMax = queued;
+    return c;
+  });
   // one registry (drops.ts): the forwarder counts into it directly, transports and stacks keep their own
   const drops = Float64Array.from(f.drops);
   const add = (reason: Parameters<typeof dropIndex>[0], n: number) => (drops[dropIndex(reason)] += n);
@@ -468,7 +475,7 @@ function report(): void {
   add("stack_backlog", e.drops.backlog);
   add("stack_pool", e.drops.pool);
   add("stack_broken", e.drops.broken);
-  post({ type: "counters", dirs, drops: Array.from(drops), poolInUse: pool!.inUseLarge + pool!.inUseSmall, captures: captures.counters() });
+  post({ type: "counters", at: Date.now(), dirs, drops: Array.from(drops), poolInUse: pool!.inUseLarge + pool!.inUseSmall, captures: captures.counters() });
 }
 
 /** What conversations did since the last report (those that moved or ended), with the table's totals. */

@@ -26,6 +26,8 @@ describe("namespaces", () => {
       subnet: "10.0.0.0/16",
       transport: "tcp",
       transports: [],
+      paths: "shortest",
+      pins: 0,
       links: 2,
       routes: 1,
       states: { building: 3 },

@@ -28,7 +28,7 @@ test("PUT replaces the table, pushes it, and GET lists it in every format", asyn
   expect(agent.lastState()?.namespaces[0].routes).toEqual(expected);
   expect(await (await h.request("GET", "/namespaces/default/routes")).json()).toEqual(expected);
   expect(await (await h.request("GET", "/namespaces/default/routes?format=table")).text()).toBe(
-    "ID     SRC   DST   PATH    WEIGHT\nr1     a     c     a>b>c   1\nlong   a     c     a>d>c   3\n",
+    "ID     SRC   DST   PATH    WEIGHT   EDGES\nr1     a     c     a>b>c   1        -\nlong   a     c     a>d>c   3        -\n",
   );
   expect(await (await h.request("GET", "/namespaces/default/routes?format=csv&columns=id,path")).text()).toBe(
     'id,path\nr1,"a,b,c"\nlong,"a,d,c"\n',
@@ -48,13 +48,18 @@ test("a hop between unlinked nodes is a 422 naming the route and pair, and nothi
   expect(agent.of("state").length).toBe(pushes);
 });
 
-test("edges forming a chain become a path; branching edges are refused clearly", async () => {
+test("edges forming a chain become a path; a DAG keeps its edges; edges that are no DAG from one node to one node are refused", async () => {
   const { h } = await ready();
   const chain = await h.request("PUT", "/namespaces/default/routes", [{ edges: [["a", "b"], ["b", "c"]] }]);
   expect(await chain.json()).toEqual([{ id: "r1", path: ["a", "b", "c"], weight: 1 }]);
-  const dag = await h.request("PUT", "/namespaces/default/routes", [{ edges: [["a", "b"], ["a", "d"]] }]);
-  expect(dag.status).toBe(422);
-  expect(((await dag.json()) as ErrorBody).error.message).toContain("edges (DAG routes) are not supported yet; give path");
+  const diamond = [["a", "b"], ["a", "d"], ["b", "c"], ["d", "c"]];
+  const dag = await h.request("PUT", "/namespaces/default/routes", [{ id: "both", edges: diamond }]);
+  expect(await dag.json()).toEqual([{ id: "both", path: ["a", "b", "c"], weight: 1, edges: diamond }]);
+  const forked = await h.request("PUT", "/namespaces/default/routes", [{ edges: [["a", "b"], ["a", "d"]] }]);
+  expect(forked.status).toBe(422);
+  expect(((await forked.json()) as ErrorBody).error.message).toContain("[0].edges: a route's edges must end at one node (found b, d)");
+  const cycle = await h.request("PUT", "/namespaces/default/routes", [{ edges: [["a", "b"], ["b", "c"], ["c", "d"], ["d", "a"]] }]);
+  expect(((await cycle.json()) as ErrorBody).error.message).toContain("must start at one node (found none: the edges form a cycle)");
   const both = await h.request("PUT", "/namespaces/default/routes", [{ path: ["a", "b"], edges: [["a", "b"]] }]);
   expect(both.status).toBe(422);
   const notList = await h.request("PUT", "/namespaces/default/routes", { path: ["a", "b"] });

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import type { LinkStatsRow } from "../../protocol/api.ts";
 import { type Listing, parseFormat, renderList } from "../format.ts";
 import type { AppDeps } from "../http.ts";
+import { formatRate } from "../../protocol/units.ts";
 import { linkStatsRows } from "../views.ts";
 import { flowRow } from "../flows.ts";
 
@@ -16,12 +17,20 @@ export const LINK_STATS_LISTING: Listing<LinkStatsRow> = {
     { name: "dir", value: (s) => s.dir },
     { name: "from", value: (s) => s.from },
     { name: "to", value: (s) => s.to },
+    { name: "state", value: (s) => s.state },
+    { name: "bandwidth", value: (s) => s.bandwidth, text: (s) => (s.bandwidth > 0 ? formatRate(s.bandwidth) : "-") },
     { name: "packets", value: (s) => s.packets },
     { name: "bytes", value: (s) => s.bytes },
     { name: "dropped", value: (s) => s.dropped },
     { name: "drops", value: (s) => s.drops, text: (s) => Object.entries(s.drops).map(([k, v]) => `${k}=${v}`).join(",") || "-" },
+    { name: "bps", value: (s) => s.bps, text: (s) => formatRate(s.bps) },
+    { name: "pps", value: (s) => s.pps, text: (s) => String(Math.round(s.pps)) },
+    { name: "utilization", value: (s) => s.utilization, text: (s) => (s.bandwidth > 0 ? `${(s.utilization * 100).toFixed(1)}%` : "-") },
+    { name: "queued", value: (s) => s.queued },
+    { name: "queuedMax", value: (s) => s.queuedMax },
+    { name: "dropsInterval", value: (s) => s.dropsInterval, text: (s) => Object.entries(s.dropsInterval).map(([k, v]) => `${k}=${v}`).join(",") || "-" },
   ],
-  table: ["link", "from", "to", "packets", "bytes", "dropped", "drops"],
+  table: ["link", "from", "to", "state", "bps", "utilization", "queued", "queuedMax", "packets", "dropped", "drops"],
 };
 
 export function statsRoutes(deps: AppDeps): Hono {
