@@ -49,6 +49,8 @@ export interface AgentOptions {
   dataPort?: number;
   /** live conversations the dataplane tracks at most (default 100,000) */
   conversationCap?: number;
+  /** bytes of packet buffers the dataplane may hold (default 1 GiB) */
+  poolBytes?: number;
   /** seeds loss and jitter draws: the same seed and traffic give the same drops */
   seed?: number;
   heartbeatMs?: number;
@@ -101,6 +103,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       }
     },
     ...(opts.conversationCap === undefined ? {} : { conversationCap: opts.conversationCap }),
+    ...(opts.poolBytes === undefined ? {} : { poolBytes: opts.poolBytes }),
   });
   try {
     await dataplane.start();

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { startAgent } from "../agent/agent.ts";
 import { NAME_PATTERN } from "../protocol/names.ts";
-import { COMMON, type CommandSpec, type Values, str, UsageError, seedFrom, portFrom } from "./options.ts";
+import { COMMON, type CommandSpec, type Values, str, UsageError, seedFrom, DATAPLANE, dataplaneFrom, portFrom } from "./options.ts";
 import { waitForSignal } from "./lifecycle.ts";
 
 export const spec: CommandSpec = {
@@ -20,6 +20,7 @@ export const spec: CommandSpec = {
     "data-port": { type: "string", env: "NEXTMINI_DATA_PORT", help: "port other agents send packets to (tcp and udp; quic uses the next UDP port); 0 picks free ones", value: "PORT", default: "7401" },
     seed: { type: "string", env: "NEXTMINI_SEED", help: "seed for loss and jitter draws, for repeatable runs (default: random)", value: "N" },
     "no-offload": { type: "boolean", env: "NEXTMINI_NO_OFFLOAD", help: "plain TUN packets instead of 64 KB TSO reads (slower; for kernels without TUN offload)" },
+    ...DATAPLANE,
     ...COMMON,
   },
   examples: ["nextmini agent --controller http://10.1.0.1:7400 --join-token 3f2a... --name h1"],
@@ -51,6 +52,7 @@ export async function main(values: Values): Promise<number> {
     name,
     offload: values["no-offload"] !== true,
     seed: seedFrom(values),
+    ...dataplaneFrom(values),
     ...(typeof values.advertise === "string" ? { advertise: values.advertise } : {}),
     dataPort,
     captureDir: path.join(str(values, "state-dir"), "captures"),

@@ -7,6 +7,9 @@ import { parseArgs } from "node:util";
 import os from "node:os";
 import path from "node:path";
 
+import { parseSize } from "../protocol/units.ts";
+import { DEFAULT_CONVERSATION_CAP } from "../protocol/conversation.ts";
+
 export interface OptionSpec {
   type: "string" | "boolean";
   short?: string;
@@ -105,6 +108,33 @@ export function numberFrom(values: Values, name: string, whole = false): number 
   }
   return n;
 }
+
+/** The dataplane's memory bounds, shared by `agent` and `up`. */
+export const DATAPLANE: Record<string, OptionSpec> = {
+  pool: { type: "string", env: "NEXTMINI_POOL", help: "memory for packets held in queues and delay lines (packets beyond it drop as 'pool')", value: "SIZE", default: "1GB" },
+  conversations: {
+    type: "string",
+    env: "NEXTMINI_CONVERSATIONS",
+    help: "live conversations tracked at most; the least recently active is evicted",
+    value: "N",
+    default: String(DEFAULT_CONVERSATION_CAP),
+  },
+};
+
+/** --pool and --conversations as the agent takes them. */
+export function dataplaneFrom(values: Values): { poolBytes: number; conversationCap: number } {
+  const pool = parseSize(str(values, "pool"));
+  if (!pool.ok || pool.value < MIN_POOL_BYTES || pool.value > MAX_POOL_BYTES) {
+    throw new UsageError(`--pool takes a size from 1MB to 64GB, like "256MB", got "${str(values, "pool")}"`);
+  }
+  const cap = numberFrom(values, "conversations", true) ?? DEFAULT_CONVERSATION_CAP;
+  if (cap < 1 || cap > MAX_CONVERSATION_CAP) throw new UsageError(`--conversations takes 1 to ${MAX_CONVERSATION_CAP}, got ${cap}`);
+  return { poolBytes: Math.floor(pool.value), conversationCap: cap };
+}
+
+const MIN_POOL_BYTES = 1e6;
+const MAX_POOL_BYTES = 64e9;
+const MAX_CONVERSATION_CAP = 10_000_000;
 
 export function portFrom(values: Values, name: string): number {
   const v = str(values, name);

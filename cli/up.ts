@@ -10,7 +10,7 @@ import { startController } from "../controller/server.ts";
 import { startAgent } from "../agent/agent.ts";
 import { loadTopologyFile } from "../protocol/topology-parse.ts";
 import { resolveTopology } from "../protocol/topology-resolve.ts";
-import { COMMON, type CommandSpec, type Values, str, UsageError, seedFrom } from "./options.ts";
+import { COMMON, type CommandSpec, type Values, str, UsageError, seedFrom, DATAPLANE, dataplaneFrom } from "./options.ts";
 import { createClient } from "./client.ts";
 import { alive, printTokens, tokenBanner, readPid, removePid, selfArgv, waitForSignal, writePid } from "./lifecycle.ts";
 import { defaultHostName } from "./agent.ts";
@@ -29,6 +29,7 @@ export const spec: CommandSpec = {
     timeout: { type: "string", help: "seconds to wait for every node to run", value: "S", default: "120" },
     seed: { type: "string", env: "NEXTMINI_SEED", help: "seed for loss and jitter draws, for repeatable runs (default: random)", value: "N" },
     "no-offload": { type: "boolean", env: "NEXTMINI_NO_OFFLOAD", help: "plain TUN packets instead of 64 KB TSO reads" },
+    ...DATAPLANE,
     ...COMMON,
   },
   examples: ["nextmini up examples/line.yaml", "nextmini up examples/dumbbell.yaml --foreground"],
@@ -94,6 +95,7 @@ async function foreground(values: Values, file: string): Promise<number> {
     name: typeof values.name === "string" ? values.name : defaultHostName(),
     offload: values["no-offload"] !== true,
     seed: seedFrom(values),
+    ...dataplaneFrom(values),
     // the embedded agent has no peers; any free port keeps two `up`s from colliding
     dataPort: 0,
     captureDir: path.join(stateDir, "captures"),

@@ -21,6 +21,9 @@ export type ConversationState = z.infer<typeof ConversationState>;
 export const END_REASONS = ["fin", "rst", "idle", "evicted"] as const;
 export const EndReason = z.enum(END_REASONS);
 
+/** Live conversations an agent tracks by default (`--conversations`). */
+export const DEFAULT_CONVERSATION_CAP = 100_000;
+
 /** A reported conversation carries at most this many hops per path (longer paths are cut, and say so). */
 export const MAX_REPORTED_HOPS = 256;
 /** An agent reports at most this many conversations in one frame; more go in the next. */

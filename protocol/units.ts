@@ -107,6 +107,15 @@ export function formatSize(bytes: number): string {
   return `${trim(bytes)}B`;
 }
 
+/** A measured rate or amount for live tables: three significant digits ("94.2Mbit/s", "1.21GB"); 0 is "0". */
+export function formatMeasured(n: number, unit: "bit/s" | "B"): string {
+  const scales = unit === "B" ? ([["G", 1e9], ["M", 1e6], ["K", 1e3]] as const) : ([["G", 1e9], ["M", 1e6], ["k", 1e3]] as const);
+  for (const [prefix, scale] of scales) {
+    if (n >= scale) return `${Number((n / scale).toPrecision(3))}${prefix}${unit}`;
+  }
+  return `${Number(n.toPrecision(3))}${unit}`;
+}
+
 export function formatFraction(f: number): string {
   return `${trim(f * 100)}%`;
 }

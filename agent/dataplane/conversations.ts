@@ -11,7 +11,8 @@
  * allocation per packet. Objects are made only when a conversation is
  * reported (once per report interval while it moves) or ends.
  *
- * Ends: a FIN or RST closes a TCP conversation once it has been quiet for
+ * Ends: a FIN or RST closes a TCP conversation (`fin` when a FIN came first,
+ * else `rst`) once it has been quiet for
  * LINGER_NS (the last ACKs still count); anything quiet for `idleNs` expires
  * (`idle`); when the table is full the least recently active is evicted
  * (`evicted`, counted). Ended conversations are reported once and forgotten.
@@ -23,7 +24,8 @@ export const PATH_UNSET = -2;
 /** the direction follows the next-hop tables (its pair has no route set) */
 export const PATH_NEXT_HOP = -1;
 
-export const DEFAULT_CONVERSATION_CAP = 100_000;
+export { DEFAULT_CONVERSATION_CAP } from "../../protocol/conversation.ts";
+import { DEFAULT_CONVERSATION_CAP } from "../../protocol/conversation.ts";
 export const DEFAULT_IDLE_NS = 30e9;
 /** how long a conversation that saw FIN or RST keeps counting its last packets before it ends */
 export const LINGER_NS = 1e9;
@@ -393,7 +395,8 @@ export class ConversationTable {
       const seq = this.#closingSeq[i];
       if (!this.used[e] || this.seq[e] !== seq) continue;
       if (now - this.last[e] >= LINGER_NS) {
-        this.#end(e, this.flags[e] & F_RST ? "rst" : "fin", true);
+        // a close that began with a FIN is a fin, even when a RST follows (a peer closing with data unread)
+        this.#end(e, this.flags[e] & (F_FIN | F_FIN_BACK) ? "fin" : "rst", true);
       } else {
         this.#closing[kept] = e;
         this.#closingSeq[kept++] = seq;

@@ -41,9 +41,9 @@ export function dropIndex(reason: DropReason): number {
   return DROP_REASONS.indexOf(reason);
 }
 
-/** Counts by name, leaving out reasons that never happened. */
-export function dropsByName(counts: ArrayLike<number>): Partial<Record<DropReason, number>> {
-  const out: Partial<Record<DropReason, number>> = {};
-  for (let i = 0; i < DROP_COUNT; i++) if (counts[i] > 0) out[DROP_REASONS[i]] = counts[i];
+/** Counts by name, every reason (a counter that stays 0 still reaches /metrics, so rates over it work). */
+export function dropsByName(counts: ArrayLike<number>): Record<DropReason, number> {
+  const out = {} as Record<DropReason, number>;
+  for (let i = 0; i < DROP_COUNT; i++) out[DROP_REASONS[i]] = counts[i] ?? 0;
   return out;
 }

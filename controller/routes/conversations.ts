@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import { ConversationQuery, type Conversation } from "../../protocol/conversation.ts";
 import { ApiError } from "../../protocol/errors.ts";
-import { formatRate, formatSize } from "../../protocol/units.ts";
+import { formatMeasured } from "../../protocol/units.ts";
 import type { Listing } from "../format.ts";
 import { type AppDeps, sendList } from "../http.ts";
 
@@ -33,12 +33,12 @@ export const CONVERSATION_LISTING: Listing<Conversation> = {
     { name: "endReason", value: (c) => c.endReason ?? null, text: (c) => c.endReason ?? "-" },
     { name: "packets", value: (c) => c.packets },
     { name: "bytes", value: (c) => c.bytes },
-    { name: "payload", value: (c) => c.payload, text: (c) => formatSize(c.payload) },
+    { name: "payload", value: (c) => c.payload, text: (c) => formatMeasured(c.payload, "B") },
     { name: "packetsBack", value: (c) => c.packetsBack },
     { name: "bytesBack", value: (c) => c.bytesBack },
-    { name: "payloadBack", value: (c) => c.payloadBack, text: (c) => formatSize(c.payloadBack) },
-    { name: "bps", value: (c) => c.bps, text: (c) => formatRate(c.bps) },
-    { name: "bpsBack", value: (c) => c.bpsBack, text: (c) => formatRate(c.bpsBack) },
+    { name: "payloadBack", value: (c) => c.payloadBack, text: (c) => formatMeasured(c.payloadBack, "B") },
+    { name: "bps", value: (c) => c.bps, text: (c) => formatMeasured(c.bps, "bit/s") },
+    { name: "bpsBack", value: (c) => c.bpsBack, text: (c) => formatMeasured(c.bpsBack, "bit/s") },
     { name: "drops", value: (c) => c.drops, text: (c) => dropsText(c.drops) },
   ],
   table: ["id", "src", "dst", "proto", "srcPort", "dstPort", "route", "path", "state", "payload", "bps", "drops"],

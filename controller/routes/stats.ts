@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import type { LinkStatsRow } from "../../protocol/api.ts";
 import { type Listing, parseFormat, renderList } from "../format.ts";
 import type { AppDeps } from "../http.ts";
-import { formatRate } from "../../protocol/units.ts";
+import { formatMeasured, formatRate } from "../../protocol/units.ts";
 import { linkStatsRows } from "../views.ts";
 import { flowRow } from "../flows.ts";
 
@@ -23,7 +23,7 @@ export const LINK_STATS_LISTING: Listing<LinkStatsRow> = {
     { name: "bytes", value: (s) => s.bytes },
     { name: "dropped", value: (s) => s.dropped },
     { name: "drops", value: (s) => s.drops, text: (s) => Object.entries(s.drops).map(([k, v]) => `${k}=${v}`).join(",") || "-" },
-    { name: "bps", value: (s) => s.bps, text: (s) => formatRate(s.bps) },
+    { name: "bps", value: (s) => s.bps, text: (s) => formatMeasured(s.bps, "bit/s") },
     { name: "pps", value: (s) => s.pps, text: (s) => String(Math.round(s.pps)) },
     { name: "utilization", value: (s) => s.utilization, text: (s) => (s.bandwidth > 0 ? `${(s.utilization * 100).toFixed(1)}%` : "-") },
     { name: "queued", value: (s) => s.queued },
