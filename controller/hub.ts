@@ -163,6 +163,15 @@ export class AgentHub {
     });
   }
 
+  /**
+   * What the namespace logic tells of its changes (Namespaces' onChange):
+   * a topology event for /events; a deleted namespace's conversations go.
+   */
+  namespaceChanged(namespace: string, changed: string[], deleted: boolean): void {
+    if (deleted) this.conversations.forgetNamespace(namespace);
+    this.events.publish({ kind: "topology", t: this.#clock.now(), namespace, changed, ...(deleted ? { deleted } : {}) });
+  }
+
   /** Starts the liveness sweep timer (tests call `sweep()` themselves instead). */
   start(): void {
     this.#timer ??= setInterval(() => this.sweep(), this.#opts.sweepIntervalMs ?? 1000);

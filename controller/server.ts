@@ -65,10 +65,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     agents: hub,
     log,
     busy: schedulerBusy(store, hub),
-    onChange: (namespace, changed, deleted) => {
-      if (deleted) hub.conversations.forgetNamespace(namespace);
-      hub.events.publish({ kind: "topology", t: Date.now(), namespace, changed, ...(deleted ? { deleted } : {}) });
-    },
+    onChange: (namespace, changed, deleted) => hub.namespaceChanged(namespace, changed, deleted),
   });
   const app = createApp({
     store,

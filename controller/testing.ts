@@ -92,7 +92,13 @@ export function harness(opts: { heartbeatTimeoutMs?: number } = {}) {
     execGraceMs: 0,
     heartbeatTimeoutMs: opts.heartbeatTimeoutMs,
   });
-  const namespaces = new Namespaces({ store, agents: hub, log, busy: schedulerBusy(store, hub) });
+  const namespaces = new Namespaces({
+    store,
+    agents: hub,
+    log,
+    busy: schedulerBusy(store, hub),
+    onChange: (namespace, changed, deleted) => hub.namespaceChanged(namespace, changed, deleted),
+  });
   const app = createApp({ store, hub, namespaces, apiToken: API_TOKEN, version: "test", log });
 
   /** An API call with the right token; `body` is sent as JSON. */
