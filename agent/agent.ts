@@ -23,6 +23,7 @@ import { hostFacts } from "./facts.ts";
 import { NodeManager } from "./nodes.ts";
 import { Dataplane } from "./dataplane/dataplane.ts";
 import { QuicTransport } from "./quic/quic.ts";
+import type { CountersReport } from "./dataplane/dataplane.ts";
 import { compileTables, sameClasses, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
 import { sameRouting } from "./dataplane/route-sets.ts";
 import { dropsByName } from "./dataplane/drops.ts";
@@ -94,6 +95,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     // said at once, so a download right after a stop waits for exactly this (controller/captures.ts)
     onCaptureClosed: (c) => send({ type: "counters", links: [], captures: [{ ...captureCounters(c), closed: true }] }),
     onFlows: (updates) => send({ type: "flows", flows: updates.map(flowReport) }),
+    onCounters: (c) => sendCounters(c),
     onConversations: (r) => {
       // a busy second may hold more than one frame's worth; the totals ride on the last
       for (let at = 0; at < r.reports.length || at === 0; at += MAX_CONVERSATIONS_PER_FRAME) {
@@ -261,19 +263,19 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     };
   };
 
-  const heartbeat = setInterval(() => {
-    send({ type: "heartbeat", facts: facts() });
-    const c = dataplane.counters();
-    const links: LinkCounters[] = (c?.dirs ?? []).map((d) => {
+  const heartbeat = setInterval(() => send({ type: "heartbeat", facts: facts() }), opts.heartbeatMs ?? 1000);
+
+  // every dataplane report (four a second) goes on, so the controller's link rates follow changes within a second
+  function sendCounters(c: CountersReport): void {
+    const links: LinkCounters[] = c.dirs.map((d) => {
       const [namespace, id, dir] = splitKey(d.key);
       const drops = { loss: d.dropLoss, queue: d.dropQueue, ...(d.dropLinkDown > 0 ? { link_down: d.dropLinkDown } : {}) };
       return { namespace, id, dir, packets: d.packets, bytes: d.bytes, drops, queued: d.queued, queuedMax: d.queuedMax };
     });
-    const captures = (c?.captures ?? []).map(captureCounters);
+    const captures = c.captures.map(captureCounters);
     for (const [key, error] of captureFiles.errors()) captures.push({ ...captureCounters({ key, packets: 0, bytes: 0 }), error });
-    const drops = c ? dropsByName(c.drops) : {};
-    send({ type: "counters", ...(c ? { at: c.at } : {}), links, ...(captures.length > 0 ? { captures } : {}), drops });
-  }, opts.heartbeatMs ?? 1000);
+    send({ type: "counters", at: c.at, links, ...(captures.length > 0 ? { captures } : {}), drops: dropsByName(c.drops) });
+  }
 
   connect();
 

@@ -6,8 +6,10 @@
  * on the agent socket, once a second for those that moved) and what the API
  * lists (Conversation).
  *
- * Units: bytes are IP bytes (headers included, what links carry); `payload`
- * counts the transport's payload (what iperf3 and other programs count);
+ * Units: bytes are IP bytes (headers and retransmissions included: what
+ * links carry); `payload` counts the transport's payload once (TCP: bytes
+ * past the highest sequence seen, so retransmissions do not count; what
+ * iperf3 and other programs count);
  * times are ms since the epoch; rates bit/s of payload.
  */
 import { z } from "zod";

@@ -12,10 +12,10 @@ describe("ConversationTable", () => {
     const e = t.lookup(1, 2, 6, ports(40000, 80), 0);
     expect(t.reverse).toBe(false);
     expect(t.path[e]).toBe(PATH_UNSET);
-    t.count(e, false, 3, 4500, 4380, 2);
+    t.count(e, false, 3, 4500, 4380, 2, -1);
     expect(t.lookup(2, 1, 6, ports(80, 40000), 1)).toBe(e);
     expect(t.reverse).toBe(true);
-    t.count(e, true, 1, 52, 0, 0x12 & 7);
+    t.count(e, true, 1, 52, 0, 0x12 & 7, -1);
     // another protocol or port is another conversation
     expect(t.lookup(1, 2, 17, ports(40000, 80), 2)).not.toBe(e);
     expect(t.lookup(1, 2, 6, ports(40001, 80), 2)).not.toBe(e);
@@ -24,6 +24,18 @@ describe("ConversationTable", () => {
     expect(rec).toMatchObject({ src: 1, dst: 2, dstPort: 80, packets: 3, bytes: 4500, payload: 4380, packetsBack: 1, bytesBack: 52, syn: true });
     expect(rec.drops).toEqual([[dropIndex("queue"), 2]]);
     expect(t.started).toBe(3);
+  });
+
+  test("TCP payload counts each sequence once: a retransmission adds to bytes, not to payload", () => {
+    const t = new ConversationTable(4);
+    const e = t.lookup(1, 2, 6, ports(1, 2), 0);
+    t.count(e, false, 1, 1500, 1448, 0, 0xfffffa00);
+    // the next segment wraps the sequence space; then the first is sent again, then half of one overlaps
+    t.count(e, false, 1, 1500, 1448, 0, (0xfffffa00 + 1448) >>> 0);
+    t.count(e, false, 1, 1500, 1448, 0, 0xfffffa00);
+    t.count(e, false, 1, 1500, 1448, 0, (0xfffffa00 + 2 * 1448 - 724) >>> 0);
+    const [r] = t.collect(1);
+    expect([r.packets, r.bytes, r.payload]).toEqual([4, 6000, 3 * 1448 - 724]);
   });
 
   test("full: the least recently active is evicted and reported once as evicted", () => {
@@ -43,13 +55,13 @@ describe("ConversationTable", () => {
   test("idle conversations expire; a closed one lingers a second for its last packets", () => {
     const t = new ConversationTable(10, 30 * S);
     const tcp = t.lookup(1, 2, 6, ports(1, 2), 0);
-    t.count(tcp, false, 1, 40, 0, 1); // FIN
+    t.count(tcp, false, 1, 40, 0, 1, -1); // FIN
     const udp = t.lookup(1, 2, 17, ports(1, 2), 0);
-    t.count(udp, false, 1, 100, 72, 0);
+    t.count(udp, false, 1, 100, 72, 0, -1);
     expect(t.collect(0.5 * S).filter((r) => r.endReason)).toEqual([]);
     // a last ACK within the linger still counts
     expect(t.lookup(2, 1, 6, ports(2, 1), 0.9 * S)).toBe(tcp);
-    t.count(tcp, true, 1, 40, 0, 0);
+    t.count(tcp, true, 1, 40, 0, 0, -1);
     expect(t.collect(1.5 * S).filter((r) => r.endReason)).toEqual([]);
     expect(t.collect(2 * S).filter((r) => r.endReason).map((r) => r.endReason)).toEqual(["fin"]);
     expect(t.collect(31 * S).filter((r) => r.endReason).map((r) => r.endReason)).toEqual(["idle"]);

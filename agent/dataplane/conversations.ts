@@ -35,6 +35,8 @@ const F_FIN = 2;
 const F_FIN_BACK = 4;
 const F_RST = 8;
 const F_BACK = 16;
+const F_SEQ = 32;
+const F_SEQ_BACK = 64;
 
 export const END_REASONS = ["fin", "rst", "idle", "evicted"] as const;
 export type EndReason = (typeof END_REASONS)[number];
@@ -92,6 +94,9 @@ export class ConversationTable {
   readonly bytesBack: Float64Array;
   readonly payloadBack: Float64Array;
   readonly flags: Uint8Array;
+  /** TCP: the highest sequence number (end of payload) seen each way */
+  readonly seq32: Uint32Array;
+  readonly seqBack: Uint32Array;
   /** per entry, DROP_COUNT counters */
   readonly drops: Uint32Array;
   readonly seq: Float64Array;
@@ -138,6 +143,8 @@ export class ConversationTable {
     this.bytesBack = new Float64Array(cap);
     this.payloadBack = new Float64Array(cap);
     this.flags = new Uint8Array(cap);
+    this.seq32 = new Uint32Array(cap);
+    this.seqBack = new Uint32Array(cap);
     this.drops = new Uint32Array(cap * DROP_COUNT);
     this.seq = new Float64Array(cap);
     this.used = new Uint8Array(cap);
@@ -181,17 +188,42 @@ export class ConversationTable {
     return e;
   }
 
-  /** Counts a packet of `segments` segments into entry `e` in the direction lookup found. */
-  count(e: number, back: boolean, segments: number, wire: number, payload: number, tcpFlags: number): void {
+  /**
+   * Counts a packet of `segments` segments into entry `e` in the direction
+   * lookup found. `seq` is a TCP packet's sequence number (-1 otherwise): TCP
+   * payload counts only bytes past the highest sequence seen, so a
+   * retransmission adds to bytes (what links carried) but not to payload
+   * (what the application sent).
+   */
+  count(e: number, back: boolean, segments: number, wire: number, payload: number, tcpFlags: number, seq: number): void {
+    let fresh = payload;
+    if (seq >= 0) {
+      const end = (seq + payload) >>> 0;
+      const bit = back ? F_SEQ_BACK : F_SEQ;
+      const seqs = back ? this.seqBack : this.seq32;
+      if (this.flags[e] & bit) {
+        // how far past the highest sequence so far, modulo 2^32
+        const ahead = (end - seqs[e]) | 0;
+        if (ahead > 0) {
+          fresh = ahead < payload ? ahead : payload;
+          seqs[e] = end;
+        } else {
+          fresh = 0;
+        }
+      } else {
+        this.flags[e] |= bit;
+        seqs[e] = end;
+      }
+    }
     if (back) {
       this.packetsBack[e] += segments;
       this.bytesBack[e] += wire;
-      this.payloadBack[e] += payload;
+      this.payloadBack[e] += fresh;
       this.flags[e] |= F_BACK;
     } else {
       this.packets[e] += segments;
       this.bytes[e] += wire;
-      this.payload[e] += payload;
+      this.payload[e] += fresh;
     }
     // TCP flags: FIN 1, SYN 2, RST 4
     if (tcpFlags !== 0) {

@@ -28,6 +28,8 @@ export interface DataplaneOptions {
   onCaptureClosed?: (capture: CaptureCount) => void;
   /** flow ends changed (agent/flows/engine.ts) */
   onFlows?: (updates: FlowUpdate[]) => void;
+  /** four times a second: link directions' counters (queuedMax since the last report), drops by reason, captures */
+  onCounters?: (report: CountersReport) => void;
   /** once a second: conversations that moved or ended, and the table's totals */
   onConversations?: (report: ConversationsReport) => void;
   /** live conversations tracked at most (default 100,000; the least recently active is evicted) */
@@ -56,7 +58,6 @@ export class Dataplane {
   #wakeFd = -1;
   #wake = new BigUint64Array([1n]);
   #latest: CountersReport | undefined;
-  #read = false;
   #stopped: (() => void) | undefined;
   #tablesId = 0;
   #tablesWaiters = new Map<number, () => void>();
@@ -73,7 +74,10 @@ export class Dataplane {
       worker,
       "dataplane worker",
       (msg) => {
-        if (msg.type === "counters") this.#noteCounters(msg);
+        if (msg.type === "counters") {
+          this.#latest = msg;
+          this.opts.onCounters?.(msg);
+        }
         else if (msg.type === "captureClosed") this.opts.onCaptureClosed?.(msg.capture);
         else if (msg.type === "tablesApplied") this.#applied(msg.id);
         else if (msg.type === "flows") this.opts.onFlows?.(msg.updates);
@@ -156,22 +160,8 @@ export class Dataplane {
     this.#send({ type: "userspace", stacks, flows });
   }
 
-  /** The latest counters; each direction's queuedMax covers every report since the last call. */
   counters(): CountersReport | undefined {
-    this.#read = true;
     return this.#latest;
-  }
-
-  #noteCounters(msg: CountersReport): void {
-    const prev = this.#latest;
-    // the worker reports twice a second, the agent reads once: keep the peak of reports not yet read
-    if (prev && !this.#read && prev.dirs.length === msg.dirs.length) {
-      msg.dirs.forEach((d, i) => {
-        if (prev.dirs[i].key === d.key && prev.dirs[i].queuedMax > d.queuedMax) d.queuedMax = prev.dirs[i].queuedMax;
-      });
-    }
-    this.#latest = msg;
-    this.#read = false;
   }
 
   async stop(): Promise<void> {

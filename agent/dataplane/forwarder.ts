@@ -174,6 +174,7 @@ export class Forwarder {
     const fragment = ((buf[off + 6] & 0x1f) << 8) | buf[off + 7];
     let ports = 0;
     let tcpFlags = 0;
+    let seq = -1;
     let payload = len - l4;
     if (fragment === 0) {
       if ((proto === 6 || proto === 17) && len >= l4 + 8) {
@@ -182,6 +183,7 @@ export class Forwarder {
         else if (len >= l4 + 20) {
           tcpFlags = buf[l4 + 13] & 7;
           payload -= (buf[l4 + 12] >> 4) * 4;
+          seq = ((buf[l4 + 4] << 24) | (buf[l4 + 5] << 16) | (buf[l4 + 6] << 8) | buf[l4 + 7]) >>> 0;
         }
       } else if (proto === 1 && len >= l4 + 8 && (buf[l4] === 8 || buf[l4] === 0)) {
         const id = (buf[l4 + 4] << 8) | buf[l4 + 5];
@@ -196,7 +198,7 @@ export class Forwarder {
     if (e >= 0) {
       this.#conv[slot] = e;
       const back = cv.reverse;
-      cv.count(e, back, nseg, off ? wireBytes(buf, len) : len, payload < 0 ? 0 : payload, tcpFlags);
+      cv.count(e, back, nseg, off ? wireBytes(buf, len) : len, payload < 0 ? 0 : payload, tcpFlags, seq);
       path = back ? cv.pathBack[e] : cv.path[e];
       if (path === PATH_UNSET) {
         path = this.#choose(ns, cell, src, dst, proto, ports);

@@ -64,6 +64,7 @@ function setup(state: NamespaceState) {
   const sink = new Sink(pool);
   const fwd = new Forwarder(tables, pool, sink, 1);
   const node = (name: string) => tables.nodeKeys.indexOf(`default/${name}`);
+  const seqs = new Map<string, number>();
   /** a TCP packet (flags: FIN 1, SYN 2, RST 4) of a connection from `from` to the other end */
   const tcp = (now: number, from: "h1" | "h2", srcPort: number, dstPort: number, flags = 0x10, payload = 100) => {
     const slot = pool.alloc(false);
@@ -80,6 +81,11 @@ function setup(state: NamespaceState) {
     b[21] = srcPort & 255;
     b[22] = dstPort >> 8;
     b[23] = dstPort & 255;
+    // sequence numbers run on per direction, so every packet's payload is new
+    const k = `${from}:${srcPort}:${dstPort}`;
+    const seq = seqs.get(k) ?? 1000;
+    seqs.set(k, seq + payload);
+    new DataView(b.buffer, b.byteOffset).setUint32(24, seq);
     b[32] = 0x50;
     b[33] = flags;
     pool.len[slot] = len;

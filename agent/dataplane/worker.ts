@@ -30,7 +30,8 @@ declare const self: Worker;
 const READ_BATCH = 64;
 const SLICE_NS = 2_000_000;
 const MAX_WAIT_NS = 100_000_000;
-const REPORT_NS = 500_000_000;
+// counters go to the agent and on to the controller this often: link rates over the last second follow a change within one
+const REPORT_NS = 250_000_000;
 // conversations are reported once a second: their samples are per second
 const CONVERSATION_REPORT_NS = 1_000_000_000;
 const PR_SET_TIMERSLACK = 29;

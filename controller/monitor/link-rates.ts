@@ -1,9 +1,11 @@
 /**
  * @module
  * Link directions as agents report them, turned into rates: each agent sends
- * its counters (totals since it started, read at a time it gives) once a
- * second, and the rate of a direction is the difference between two reports
- * over the time between their readings, not between their arrivals. A
+ * its counters (totals since it started, read at a time it gives) four times
+ * a second, and the rate of a direction is the difference between its latest
+ * report and the one about a second before, over the time between their
+ * readings (not their arrivals): a one-second average that follows a change
+ * within a second. A
  * direction is shaped by the agent of its sending node, so summing hosts adds
  * at most one moving count; a restarted agent counts from zero again, which
  * is taken as a new start rather than a negative rate.
@@ -26,30 +28,56 @@ export interface DirectionRate {
   at: number;
 }
 
+/** Rates average over about this long. */
+export const RATE_WINDOW_MS = 1000;
+/** Reports kept per direction: enough to span the window at four a second. */
+const HISTORY = 8;
+
+interface Sample {
+  at: number;
+  packets: number;
+  bytes: number;
+  drops: Record<string, number>;
+  queuedMax: number;
+}
+
 const key = (namespace: string, id: string, dir: string) => `${namespace}\n${id}\n${dir}`;
 
 export class LinkRates {
   /** host -> direction key -> its latest rate */
   readonly #hosts = new Map<string, Map<string, DirectionRate>>();
+  /** host -> direction key -> its recent reports, oldest first */
+  readonly #history = new Map<string, Map<string, Sample[]>>();
 
   /** A host's counters, read at `at`. */
   note(host: string, at: number, links: readonly LinkCounters[]): void {
     let dirs = this.#hosts.get(host);
     if (!dirs) this.#hosts.set(host, (dirs = new Map()));
+    let history = this.#history.get(host);
+    if (!history) this.#history.set(host, (history = new Map()));
     for (const c of links) {
       const k = key(c.namespace, c.id, c.dir);
-      const prev = dirs.get(k);
-      const dt = prev ? (at - prev.at) / 1000 : 0;
-      // a fresh agent (counts went back) or the first report: no rate yet
-      const fresh = !prev || c.bytes < prev.bytes || c.packets < prev.packets || dt <= 0;
+      let samples = history.get(k) ?? [];
+      const last = samples[samples.length - 1];
+      if (last && at <= last.at) continue;
+      // counts that went back: a fresh agent, which starts a new history
+      if (last && (c.bytes < last.bytes || c.packets < last.packets)) samples = [];
+      samples.push({ at, packets: c.packets, bytes: c.bytes, drops: c.drops, queuedMax: c.queuedMax ?? c.queued ?? 0 });
+      if (samples.length > HISTORY) samples.shift();
+      history.set(k, samples);
+      // the newest report at least a window older than this one, else the oldest kept
+      let from = samples[0];
+      for (const s of samples) if (at - s.at >= RATE_WINDOW_MS) from = s;
+      const dt = (at - from.at) / 1000;
       const dropsInterval: Record<string, number> = {};
-      if (!fresh) {
+      let queuedMax = 0;
+      for (const s of samples) if (s.at > from.at && s.queuedMax > queuedMax) queuedMax = s.queuedMax;
+      if (dt > 0) {
         for (const [reason, n] of Object.entries(c.drops)) {
-          const d = n - (prev.drops[reason] ?? 0);
+          const d = n - (from.drops[reason] ?? 0);
           if (d > 0) dropsInterval[reason] = d;
         }
       }
-      if (prev && dt <= 0 && c.bytes === prev.bytes) continue;
       dirs.set(k, {
         namespace: c.namespace,
         id: c.id,
@@ -57,10 +85,10 @@ export class LinkRates {
         packets: c.packets,
         bytes: c.bytes,
         drops: c.drops,
-        bps: fresh ? 0 : ((c.bytes - prev.bytes) * 8) / dt,
-        pps: fresh ? 0 : (c.packets - prev.packets) / dt,
+        bps: dt > 0 ? ((c.bytes - from.bytes) * 8) / dt : 0,
+        pps: dt > 0 ? (c.packets - from.packets) / dt : 0,
         queued: c.queued ?? 0,
-        queuedMax: c.queuedMax ?? c.queued ?? 0,
+        queuedMax: dt > 0 ? queuedMax : (c.queuedMax ?? c.queued ?? 0),
         dropsInterval,
         at,
       });
@@ -70,6 +98,7 @@ export class LinkRates {
   /** A host left: its directions no longer count. */
   forget(host: string): void {
     this.#hosts.delete(host);
+    this.#history.delete(host);
   }
 
   /** The namespace's directions, summed over hosts; key "id/dir". */
