@@ -21,13 +21,15 @@ import * as schedule from "./cli/schedule.ts";
 import * as capture from "./cli/capture.ts";
 import * as flow from "./cli/flow.ts";
 import { nodes, links, hosts } from "./cli/list.ts";
+import { conversations, stats, top } from "./cli/monitor.ts";
+import { routes, pins, link } from "./cli/routing.ts";
 
 interface Command {
   spec: CommandSpec;
   main: (values: Values, positionals: string[]) => Promise<number>;
 }
 
-const COMMANDS: Command[] = [up, down, exec, cp, nodes, links, hosts, ns, node, schedule, capture, flow, controller, agent, cleanup];
+const COMMANDS: Command[] = [up, down, exec, cp, nodes, links, link, routes, pins, hosts, ns, node, schedule, capture, flow, conversations, stats, top, controller, agent, cleanup];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length), 7);
