@@ -4,8 +4,11 @@
  * IPv4 packet from a node, one unshaped (or delayed) link direction, egress to
  * the destination node through an egress that only frees the slot. No TUN, no
  * syscalls: what is left is the forwarder's own work (classification, route
- * lookup, shaper, capture hooks). The last case captures the link into a
+ * lookup, shaper, capture hooks). One case captures the link into a
  * pcap buffer whose flushes go nowhere: the cost of a capture that is on.
+ * The conversation cases send UDP packets spread over 1, 10,000 or 100,000
+ * source ports: every packet is looked up in (and counted into) a table of
+ * that many live conversations, the per-packet cost of monitoring.
  * Prints nanoseconds per packet; not a test.
  * Run: ./node_modules/.bin/bun bench/forwarder.ts
  */
@@ -19,12 +22,16 @@ import { PcapWriter } from "../agent/dataplane/pcap.ts";
 const N = 1_000_000;
 const BYTES = 1500;
 
-type Case = { name: string; shaping: Shaping; stepNs: number; capture?: boolean };
+/** conversations: UDP packets over this many source ports (absent: protocol 0, one conversation) */
+type Case = { name: string; shaping: Shaping; stepNs: number; capture?: boolean; conversations?: number };
 
 const CASES: Case[] = [
   { name: "unshaped link", shaping: DEFAULT_SHAPING, stepNs: 1200 },
   { name: "10 Gbit/s, 1 ms delay", shaping: { ...DEFAULT_SHAPING, bandwidth: 10e9, delay: 0.001 }, stepNs: 1263 },
   { name: "unshaped link, captured", shaping: DEFAULT_SHAPING, stepNs: 1200, capture: true },
+  { name: "unshaped, UDP, 1 conversation", shaping: DEFAULT_SHAPING, stepNs: 1200, conversations: 1 },
+  { name: "unshaped, UDP, 10,000 conversations", shaping: DEFAULT_SHAPING, stepNs: 1200, conversations: 10_000 },
+  { name: "unshaped, UDP, 100,000 conversations", shaping: DEFAULT_SHAPING, stepNs: 1200, conversations: 100_000 },
 ];
 
 
@@ -57,6 +64,14 @@ function runOnce(c: Case): number {
     b[17] = 0;
     b[18] = 0;
     b[19] = 2;
+    if (c.conversations !== undefined) {
+      const port = 1024 + (i % c.conversations);
+      b[9] = 17;
+      b[20] = port >> 8;
+      b[21] = port & 255;
+      b[22] = 0x14;
+      b[23] = 0x51;
+    }
     pool.len[slot] = BYTES;
     fwd.ingress(now, 0, slot);
     fwd.releaseDue(now);

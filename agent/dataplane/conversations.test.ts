@@ -11,7 +11,7 @@ describe("ConversationTable", () => {
     const t = new ConversationTable(10);
     const e = t.lookup(1, 2, 6, ports(40000, 80), 0);
     expect(t.reverse).toBe(false);
-    expect(t.path[e]).toBe(PATH_UNSET);
+    expect(t.pathOf(e, false)).toBe(PATH_UNSET);
     t.count(e, false, 3, 4500, 4380, 2, -1);
     expect(t.lookup(2, 1, 6, ports(80, 40000), 1)).toBe(e);
     expect(t.reverse).toBe(true);
@@ -38,7 +38,7 @@ describe("ConversationTable", () => {
     expect([r.packets, r.bytes, r.payload]).toEqual([4, 6000, 3 * 1448 - 724]);
   });
 
-  test("full: the least recently active is evicted and reported once as evicted", () => {
+  test("full: the least recently active (of the sampled; here all) is evicted and reported once as evicted", () => {
     const t = new ConversationTable(3);
     const a = t.lookup(1, 2, 17, 1, 0);
     t.lookup(1, 2, 17, 2, 1);
@@ -78,7 +78,7 @@ describe("ConversationTable", () => {
       const port = rand(200);
       const e = t.lookup(1, 2, 17, port, now);
       const before = live.get(port);
-      if (before !== undefined && t.used[before] && t.ports[before] === port) expect(e).toBe(before);
+      if (before !== undefined && t.isUsed(before) && t.portsOf(before) === port) expect(e).toBe(before);
       live.set(port, e);
       if (now % 7 === 0) t.collect(now);
     }
@@ -86,19 +86,19 @@ describe("ConversationTable", () => {
     const entries: number[] = [];
     t.forEach((e) => entries.push(e));
     expect(entries.length).toBe(t.live);
-    for (const e of entries) expect(t.lookup(1, 2, 17, t.ports[e], 20_000)).toBe(e);
-    expect(new Set(entries.map((e) => t.ports[e])).size).toBe(entries.length);
+    for (const e of entries) expect(t.lookup(1, 2, 17, t.portsOf(e), 20_000)).toBe(e);
+    expect(new Set(entries.map((e) => t.portsOf(e))).size).toBe(entries.length);
     if (idle === Infinity) expect(t.evicted).toBeGreaterThan(1000);
   });
 
   test("nodes renamed after a table change keep their conversations; gone nodes end theirs", () => {
     const t = new ConversationTable(10);
     const kept = t.lookup(1, 2, 6, ports(5, 6), 0);
-    t.path[kept] = 3;
+    t.setPath(kept, false, 3);
     t.lookup(1, 3, 6, ports(5, 6), 0);
     t.remapNodes(Int32Array.from([0, 4, 5, -1]));
     expect(t.lookup(4, 5, 6, ports(5, 6), 1)).toBe(kept);
-    expect(t.path[kept]).toBe(PATH_UNSET);
+    expect(t.pathOf(kept, false)).toBe(PATH_UNSET);
     expect(t.live).toBe(1);
     expect(t.collect(2).filter((r) => r.endReason).length).toBe(1);
   });

@@ -1,35 +1,42 @@
 /**
  * The conversation table: every flow that enters the dataplane from a node of
  * this agent (a TCP or UDP 5-tuple; ICMP by identifier; other protocols by
- * source, destination and protocol), with the route each direction took,
+ * source, destination and protocol), with the path each direction took,
  * counters per direction, TCP state and drops by reason. The forwarder looks a
  * packet up here at ingress; a packet whose reversed tuple is known counts as
  * the conversation's back direction.
  *
- * Hot path: open addressing over typed arrays (linear probing, backward-shift
- * deletion), an LRU list in typed arrays for eviction and idle expiry; no
- * allocation per packet. Objects are made only when a conversation is
- * reported (once per report interval while it moves) or ends.
+ * Hot path: open addressing (linear probing, backward-shift deletion) over
+ * typed arrays, and each entry's per-packet fields packed together: its key,
+ * paths, flags and TCP sequences in one 64-byte row of an Int32Array, its
+ * times and counters in one 64-byte row of a Float64Array. A lookup and a
+ * count touch the index slot and those two rows; nothing allocates, and no
+ * list is relinked per packet. Objects are made only when a conversation is
+ * reported (once a second while it moves) or ends.
  *
  * Ends: a FIN or RST closes a TCP conversation (`fin` when a FIN came first,
- * else `rst`) once it has been quiet for
- * LINGER_NS (the last ACKs still count); anything quiet for `idleNs` expires
- * (`idle`); when the table is full the least recently active is evicted
- * (`evicted`, counted). Ended conversations are reported once and forgotten.
+ * else `rst`) once it has been quiet for LINGER_NS (the last ACKs still
+ * count); anything quiet for `idleNs` expires (`idle`, found by a scan once a
+ * report); when the table is full, the least recently active of EVICT_SAMPLE
+ * entries after a moving hand is evicted (`evicted`, counted): the oldest idle
+ * one, approximately, without keeping the table in order on the hot path.
  */
 import { DROP_COUNT } from "./drops.ts";
+export { DEFAULT_CONVERSATION_CAP } from "../../protocol/conversation.ts";
+import { DEFAULT_CONVERSATION_CAP } from "../../protocol/conversation.ts";
 
 /** a direction's path is not chosen yet: the forwarder picks one at its next packet */
 export const PATH_UNSET = -2;
 /** the direction follows the next-hop tables (its pair has no route set) */
 export const PATH_NEXT_HOP = -1;
 
-export { DEFAULT_CONVERSATION_CAP } from "../../protocol/conversation.ts";
-import { DEFAULT_CONVERSATION_CAP } from "../../protocol/conversation.ts";
 export const DEFAULT_IDLE_NS = 30e9;
 /** how long a conversation that saw FIN or RST keeps counting its last packets before it ends */
 export const LINGER_NS = 1e9;
+/** entries looked at to choose one to evict */
+export const EVICT_SAMPLE = 32;
 
+// flags
 const F_SYN = 1;
 const F_FIN = 2;
 const F_FIN_BACK = 4;
@@ -37,6 +44,31 @@ const F_RST = 8;
 const F_BACK = 16;
 const F_SEQ = 32;
 const F_SEQ_BACK = 64;
+const F_USED = 128;
+const F_DIRTY = 256;
+const F_CLOSING = 512;
+
+// the Int32 row: key, paths, flags, TCP sequences (as bit patterns)
+const I = 16;
+const I_SRC = 0;
+const I_DST = 1;
+const I_PORTS = 2;
+const I_PROTO = 3;
+const I_PATH = 4;
+const I_PATH_BACK = 5;
+const I_FLAGS = 6;
+const I_SEQ = 7;
+const I_SEQ_BACK = 8;
+// the Float64 row: times and counters
+const N = 8;
+const N_FIRST = 0;
+const N_LAST = 1;
+const N_PACKETS = 2;
+const N_BYTES = 3;
+const N_PAYLOAD = 4;
+const N_PACKETS_BACK = 5;
+const N_BYTES_BACK = 6;
+const N_PAYLOAD_BACK = 7;
 
 export const END_REASONS = ["fin", "rst", "idle", "evicted"] as const;
 export type EndReason = (typeof END_REASONS)[number];
@@ -78,47 +110,26 @@ export class ConversationTable {
   /** set by lookup: whether the packet matched its conversation's reversed tuple */
   reverse = false;
 
-  readonly src: Int32Array;
-  readonly dst: Int32Array;
-  readonly ports: Uint32Array;
-  readonly proto: Uint8Array;
-  /** per entry and direction: path index, PATH_NEXT_HOP or PATH_UNSET */
-  readonly path: Int32Array;
-  readonly pathBack: Int32Array;
-  readonly first: Float64Array;
-  readonly last: Float64Array;
-  readonly packets: Float64Array;
-  readonly bytes: Float64Array;
-  readonly payload: Float64Array;
-  readonly packetsBack: Float64Array;
-  readonly bytesBack: Float64Array;
-  readonly payloadBack: Float64Array;
-  readonly flags: Uint8Array;
-  /** TCP: the highest sequence number (end of payload) seen each way */
-  readonly seq32: Uint32Array;
-  readonly seqBack: Uint32Array;
+  readonly #i: Int32Array;
+  readonly #n: Float64Array;
   /** per entry, DROP_COUNT counters */
-  readonly drops: Uint32Array;
-  readonly seq: Float64Array;
-  /** 1 while the entry holds a conversation */
-  readonly used: Uint8Array;
-
-  #index: Int32Array;
-  #mask: number;
-  #prev: Int32Array;
-  #next: Int32Array;
-  #head = -1;
-  #tail = -1;
-  #free: Int32Array;
+  readonly #drops: Uint32Array;
+  /** per entry: its number on this agent, for its id */
+  readonly #seq: Float64Array;
+  readonly #index: Int32Array;
+  readonly #mask: number;
+  readonly #free: Int32Array;
   #freeCount: number;
-  #dirty: Uint8Array;
-  #dirtyList: Int32Array;
+  readonly #dirtyList: Int32Array;
   #dirtyCount = 0;
-  #closing: Int32Array;
-  #closingSeq: Float64Array;
+  readonly #closing: Int32Array;
+  readonly #closingSeq: Float64Array;
   #closingCount = 0;
   #ended: ConversationRecord[] = [];
   #nextSeq = 1;
+  #hand = 0;
+  /** the entry the last lookup found, tried first: packets of one conversation come in runs */
+  #lastHit = -1;
 
   constructor(cap = DEFAULT_CONVERSATION_CAP, idleNs = DEFAULT_IDLE_NS) {
     if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`conversation cap must be a positive integer, got ${cap}`);
@@ -128,33 +139,15 @@ export class ConversationTable {
     while (size < cap * 2) size *= 2;
     this.#index = new Int32Array(size).fill(-1);
     this.#mask = size - 1;
-    this.src = new Int32Array(cap);
-    this.dst = new Int32Array(cap);
-    this.ports = new Uint32Array(cap);
-    this.proto = new Uint8Array(cap);
-    this.path = new Int32Array(cap);
-    this.pathBack = new Int32Array(cap);
-    this.first = new Float64Array(cap);
-    this.last = new Float64Array(cap);
-    this.packets = new Float64Array(cap);
-    this.bytes = new Float64Array(cap);
-    this.payload = new Float64Array(cap);
-    this.packetsBack = new Float64Array(cap);
-    this.bytesBack = new Float64Array(cap);
-    this.payloadBack = new Float64Array(cap);
-    this.flags = new Uint8Array(cap);
-    this.seq32 = new Uint32Array(cap);
-    this.seqBack = new Uint32Array(cap);
-    this.drops = new Uint32Array(cap * DROP_COUNT);
-    this.seq = new Float64Array(cap);
-    this.used = new Uint8Array(cap);
-    this.#prev = new Int32Array(cap);
-    this.#next = new Int32Array(cap);
+    this.#i = new Int32Array(cap * I);
+    this.#n = new Float64Array(cap * N);
+    this.#drops = new Uint32Array(cap * DROP_COUNT);
+    this.#seq = new Float64Array(cap);
     this.#free = new Int32Array(cap);
-    for (let i = 0; i < cap; i++) this.#free[i] = cap - 1 - i;
+    for (let k = 0; k < cap; k++) this.#free[k] = cap - 1 - k;
     this.#freeCount = cap;
-    this.#dirty = new Uint8Array(cap);
-    this.#dirtyList = new Int32Array(cap);
+    // an entry can be listed again after it ended and was reused: room for churn within a report
+    this.#dirtyList = new Int32Array(cap * 2);
     this.#closing = new Int32Array(cap);
     this.#closingSeq = new Float64Array(cap);
   }
@@ -167,24 +160,44 @@ export class ConversationTable {
   /**
    * The conversation of a packet from node `src` to node `dst`, made if new
    * (`reverse` tells which direction the packet is); -1 only when the table
-   * is full of conversations that cannot be evicted (never with cap >= 1).
+   * has no entry it may evict (never with cap >= 1).
    * `ports` is srcPort << 16 | dstPort (ICMP: the identifier in both halves).
    */
   lookup(src: number, dst: number, proto: number, ports: number, now: number): number {
-    let e = this.#find(src, dst, proto, ports);
+    const a = this.#i;
+    const p = ports | 0;
+    let e = this.#lastHit;
+    if (e >= 0) {
+      const r = e * I;
+      if (a[r + I_PROTO] === proto && a[r + I_FLAGS] & F_USED) {
+        if (a[r + I_SRC] === src && a[r + I_DST] === dst && a[r + I_PORTS] === p) {
+          this.reverse = false;
+          this.#n[e * N + N_LAST] = now;
+          return e;
+        }
+        if (a[r + I_SRC] === dst && a[r + I_DST] === src && a[r + I_PORTS] === ((p << 16) | (p >>> 16))) {
+          this.reverse = true;
+          this.#n[e * N + N_LAST] = now;
+          return e;
+        }
+      }
+    }
+    e = this.#find(src, dst, proto, p);
     if (e >= 0) {
       this.reverse = false;
     } else {
-      const back = ((ports << 16) | (ports >>> 16)) >>> 0;
-      e = this.#find(dst, src, proto, back);
+      e = this.#find(dst, src, proto, (p << 16) | (p >>> 16));
       if (e >= 0) {
         this.reverse = true;
       } else {
         this.reverse = false;
-        return this.#create(src, dst, proto, ports, now);
+        e = this.#create(src, dst, proto, p, now);
+        this.#lastHit = e;
+        return e;
       }
     }
-    this.#touch(e, now);
+    this.#n[e * N + N_LAST] = now;
+    this.#lastHit = e;
     return e;
   }
 
@@ -196,60 +209,96 @@ export class ConversationTable {
    * (what the application sent).
    */
   count(e: number, back: boolean, segments: number, wire: number, payload: number, tcpFlags: number, seq: number): void {
+    const a = this.#i;
+    const r = e * I;
+    let flags = a[r + I_FLAGS];
     let fresh = payload;
     if (seq >= 0) {
-      const end = (seq + payload) >>> 0;
+      const end = (seq + payload) | 0;
       const bit = back ? F_SEQ_BACK : F_SEQ;
-      const seqs = back ? this.seqBack : this.seq32;
-      if (this.flags[e] & bit) {
+      const at = r + (back ? I_SEQ_BACK : I_SEQ);
+      if (flags & bit) {
         // how far past the highest sequence so far, modulo 2^32
-        const ahead = (end - seqs[e]) | 0;
+        const ahead = (end - a[at]) | 0;
         if (ahead > 0) {
           fresh = ahead < payload ? ahead : payload;
-          seqs[e] = end;
+          a[at] = end;
         } else {
           fresh = 0;
         }
       } else {
-        this.flags[e] |= bit;
-        seqs[e] = end;
+        flags |= bit;
+        a[at] = end;
       }
     }
+    const n = this.#n;
+    const c = e * N;
     if (back) {
-      this.packetsBack[e] += segments;
-      this.bytesBack[e] += wire;
-      this.payloadBack[e] += fresh;
-      this.flags[e] |= F_BACK;
+      n[c + N_PACKETS_BACK] += segments;
+      n[c + N_BYTES_BACK] += wire;
+      n[c + N_PAYLOAD_BACK] += fresh;
+      flags |= F_BACK;
     } else {
-      this.packets[e] += segments;
-      this.bytes[e] += wire;
-      this.payload[e] += fresh;
+      n[c + N_PACKETS] += segments;
+      n[c + N_BYTES] += wire;
+      n[c + N_PAYLOAD] += fresh;
     }
     // TCP flags: FIN 1, SYN 2, RST 4
     if (tcpFlags !== 0) {
-      const before = this.flags[e];
-      if (tcpFlags & 2 && !back) this.flags[e] |= F_SYN;
-      if (tcpFlags & 1) this.flags[e] |= back ? F_FIN_BACK : F_FIN;
-      if (tcpFlags & 4) this.flags[e] |= F_RST;
-      if ((before & (F_FIN | F_FIN_BACK | F_RST)) === 0 && (this.flags[e] & (F_FIN | F_FIN_BACK | F_RST)) !== 0) {
+      if (tcpFlags & 2 && !back) flags |= F_SYN;
+      if (tcpFlags & 1) flags |= back ? F_FIN_BACK : F_FIN;
+      if (tcpFlags & 4) flags |= F_RST;
+      if (!(flags & F_CLOSING) && flags & (F_FIN | F_FIN_BACK | F_RST)) {
+        flags |= F_CLOSING;
         this.#closing[this.#closingCount] = e;
-        this.#closingSeq[this.#closingCount++] = this.seq[e];
+        this.#closingSeq[this.#closingCount++] = this.#seq[e];
       }
     }
-    if (!this.#dirty[e]) {
-      this.#dirty[e] = 1;
+    if (!(flags & F_DIRTY) && this.#dirtyCount < this.#dirtyList.length) {
+      flags |= F_DIRTY;
       this.#dirtyList[this.#dirtyCount++] = e;
     }
+    a[r + I_FLAGS] = flags;
   }
 
   /** A packet of entry `e` was dropped for registry reason `reason` (segments of it). */
   countDrop(e: number, reason: number, segments: number): void {
-    if (e < 0 || !this.used[e]) return;
-    this.drops[e * DROP_COUNT + reason] += segments;
-    if (!this.#dirty[e]) {
-      this.#dirty[e] = 1;
+    if (e < 0) return;
+    const at = e * I + I_FLAGS;
+    const flags = this.#i[at];
+    if (!(flags & F_USED)) return;
+    this.#drops[e * DROP_COUNT + reason] += segments;
+    if (!(flags & F_DIRTY) && this.#dirtyCount < this.#dirtyList.length) {
+      this.#i[at] = flags | F_DIRTY;
       this.#dirtyList[this.#dirtyCount++] = e;
     }
+  }
+
+  /** The path a direction of entry `e` takes (PATH_UNSET until chosen). */
+  pathOf(e: number, back: boolean): number {
+    return this.#i[e * I + (back ? I_PATH_BACK : I_PATH)];
+  }
+
+  setPath(e: number, back: boolean, path: number): void {
+    this.#i[e * I + (back ? I_PATH_BACK : I_PATH)] = path;
+  }
+
+  /** The node a conversation's first packet came from, and the one it went to. */
+  srcOf(e: number): number {
+    return this.#i[e * I + I_SRC];
+  }
+
+  dstOf(e: number): number {
+    return this.#i[e * I + I_DST];
+  }
+
+  /** srcPort << 16 | dstPort of its first packet, unsigned */
+  portsOf(e: number): number {
+    return this.#i[e * I + I_PORTS] >>> 0;
+  }
+
+  isUsed(e: number): boolean {
+    return (this.#i[e * I + I_FLAGS] & F_USED) !== 0;
   }
 
   /**
@@ -261,43 +310,46 @@ export class ConversationTable {
     this.#expire(now);
     const out = this.#ended;
     this.#ended = [];
-    for (let i = 0; i < this.#dirtyCount; i++) {
-      const e = this.#dirtyList[i];
-      this.#dirty[e] = 0;
-      if (this.used[e]) out.push(this.#record(e));
+    for (let k = 0; k < this.#dirtyCount; k++) {
+      const e = this.#dirtyList[k];
+      const at = e * I + I_FLAGS;
+      const flags = this.#i[at];
+      // an entry ended and reused within the second may be listed twice: report it once
+      if (!(flags & F_USED) || !(flags & F_DIRTY)) continue;
+      this.#i[at] = flags & ~F_DIRTY;
+      out.push(this.#record(e));
     }
     this.#dirtyCount = 0;
     return out;
   }
 
-  /** Calls `fn` with every live entry (for remapping after a table change). */
+  /** Calls `fn` with every live entry. */
   forEach(fn: (e: number) => void): void {
-    for (let e = this.#head; e >= 0; ) {
-      const next = this.#next[e];
-      fn(e);
-      e = next;
-    }
+    for (let e = 0; e < this.cap; e++) if (this.#i[e * I + I_FLAGS] & F_USED) fn(e);
   }
 
   /**
-   * Renames nodes after the tables changed: `nodeMap[old] ` is the new id, or
+   * Renames nodes after the tables changed: `nodeMap[old]` is the new id, or
    * -1 when the node is gone (its conversations end as evicted). Every path
    * becomes PATH_UNSET, to be chosen again under the new tables.
    */
   remapNodes(nodeMap: Int32Array): void {
+    const a = this.#i;
     this.#index.fill(-1);
+    this.#lastHit = -1;
     const gone: number[] = [];
     this.forEach((e) => {
-      const s = this.src[e] < nodeMap.length ? nodeMap[this.src[e]] : -1;
-      const d = this.dst[e] < nodeMap.length ? nodeMap[this.dst[e]] : -1;
-      this.path[e] = PATH_UNSET;
-      this.pathBack[e] = PATH_UNSET;
+      const r = e * I;
+      const s = a[r + I_SRC] < nodeMap.length ? nodeMap[a[r + I_SRC]] : -1;
+      const d = a[r + I_DST] < nodeMap.length ? nodeMap[a[r + I_DST]] : -1;
+      a[r + I_PATH] = PATH_UNSET;
+      a[r + I_PATH_BACK] = PATH_UNSET;
       if (s < 0 || d < 0) {
         gone.push(e);
         return;
       }
-      this.src[e] = s;
-      this.dst[e] = d;
+      a[r + I_SRC] = s;
+      a[r + I_DST] = d;
       this.#insert(e);
     });
     // already out of the index: end them without the index deletion
@@ -313,35 +365,42 @@ export class ConversationTable {
   }
 
   #find(src: number, dst: number, proto: number, ports: number): number {
-    let i = this.#hash(src, dst, proto, ports);
+    const a = this.#i;
+    let k = this.#hash(src, dst, proto, ports);
     for (;;) {
-      const e = this.#index[i];
+      const e = this.#index[k];
       if (e < 0) return -1;
-      if (this.src[e] === src && this.dst[e] === dst && this.ports[e] === ports && this.proto[e] === proto) return e;
-      i = (i + 1) & this.#mask;
+      const r = e * I;
+      if (a[r + I_SRC] === src && a[r + I_DST] === dst && a[r + I_PORTS] === ports && a[r + I_PROTO] === proto) return e;
+      k = (k + 1) & this.#mask;
     }
   }
 
+  #homeOf(e: number): number {
+    const r = e * I;
+    return this.#hash(this.#i[r + I_SRC], this.#i[r + I_DST], this.#i[r + I_PROTO], this.#i[r + I_PORTS]);
+  }
+
   #insert(e: number): void {
-    let i = this.#hash(this.src[e], this.dst[e], this.proto[e], this.ports[e]);
-    while (this.#index[i] >= 0) i = (i + 1) & this.#mask;
-    this.#index[i] = e;
+    let k = this.#homeOf(e);
+    while (this.#index[k] >= 0) k = (k + 1) & this.#mask;
+    this.#index[k] = e;
   }
 
   /** Removes `e` from the index, shifting back the entries its probe run displaced. */
   #unindex(e: number): void {
-    let i = this.#hash(this.src[e], this.dst[e], this.proto[e], this.ports[e]);
-    while (this.#index[i] !== e) {
-      if (this.#index[i] < 0) return;
-      i = (i + 1) & this.#mask;
+    let k = this.#homeOf(e);
+    while (this.#index[k] !== e) {
+      if (this.#index[k] < 0) return;
+      k = (k + 1) & this.#mask;
     }
-    let hole = i;
-    let j = i;
+    let hole = k;
+    let j = k;
     for (;;) {
       j = (j + 1) & this.#mask;
       const f = this.#index[j];
       if (f < 0) break;
-      const home = this.#hash(this.src[f], this.dst[f], this.proto[f], this.ports[f]);
+      const home = this.#homeOf(f);
       // f may fill the hole when its home is not cyclically in (hole, j]
       const between = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (!between) {
@@ -354,53 +413,49 @@ export class ConversationTable {
 
   #create(src: number, dst: number, proto: number, ports: number, now: number): number {
     if (this.#freeCount === 0) {
-      if (this.#head < 0) return -1;
+      const victim = this.#victim();
+      if (victim < 0) return -1;
       this.evicted++;
-      this.#end(this.#head, "evicted", true);
+      this.#end(victim, "evicted", true);
     }
     const e = this.#free[--this.#freeCount];
-    this.used[e] = 1;
-    this.src[e] = src;
-    this.dst[e] = dst;
-    this.proto[e] = proto;
-    this.ports[e] = ports;
-    this.path[e] = PATH_UNSET;
-    this.pathBack[e] = PATH_UNSET;
-    this.first[e] = now;
-    this.last[e] = now;
-    this.packets[e] = 0;
-    this.bytes[e] = 0;
-    this.payload[e] = 0;
-    this.packetsBack[e] = 0;
-    this.bytesBack[e] = 0;
-    this.payloadBack[e] = 0;
-    this.flags[e] = 0;
-    this.drops.fill(0, e * DROP_COUNT, (e + 1) * DROP_COUNT);
-    this.seq[e] = this.#nextSeq++;
+    const a = this.#i;
+    const r = e * I;
+    a.fill(0, r, r + I);
+    a[r + I_SRC] = src;
+    a[r + I_DST] = dst;
+    a[r + I_PORTS] = ports;
+    a[r + I_PROTO] = proto;
+    a[r + I_PATH] = PATH_UNSET;
+    a[r + I_PATH_BACK] = PATH_UNSET;
+    a[r + I_FLAGS] = F_USED;
+    const c = e * N;
+    this.#n.fill(0, c, c + N);
+    this.#n[c + N_FIRST] = now;
+    this.#n[c + N_LAST] = now;
+    this.#drops.fill(0, e * DROP_COUNT, (e + 1) * DROP_COUNT);
+    this.#seq[e] = this.#nextSeq++;
     this.started++;
     this.#insert(e);
-    // newest at the tail
-    this.#prev[e] = this.#tail;
-    this.#next[e] = -1;
-    if (this.#tail >= 0) this.#next[this.#tail] = e;
-    else this.#head = e;
-    this.#tail = e;
     return e;
   }
 
-  #touch(e: number, now: number): void {
-    this.last[e] = now;
-    if (this.#tail === e) return;
-    // unlink, then append at the tail
-    const p = this.#prev[e];
-    const n = this.#next[e];
-    if (p >= 0) this.#next[p] = n;
-    else this.#head = n;
-    this.#prev[n] = p;
-    this.#prev[e] = this.#tail;
-    this.#next[e] = -1;
-    this.#next[this.#tail] = e;
-    this.#tail = e;
+  /** The least recently active of EVICT_SAMPLE live entries after the hand, which moves on. */
+  #victim(): number {
+    let best = -1;
+    let bestLast = Infinity;
+    for (let seen = 0, k = 0; seen < EVICT_SAMPLE && k < this.cap; k++) {
+      const e = this.#hand;
+      this.#hand = (this.#hand + 1) % this.cap;
+      if (!(this.#i[e * I + I_FLAGS] & F_USED)) continue;
+      seen++;
+      const last = this.#n[e * N + N_LAST];
+      if (last < bestLast) {
+        bestLast = last;
+        best = e;
+      }
+    }
+    return best;
   }
 
   #end(e: number, reason: EndReason, indexed: boolean): void {
@@ -408,13 +463,9 @@ export class ConversationTable {
     r.endReason = reason;
     this.#ended.push(r);
     if (indexed) this.#unindex(e);
-    const p = this.#prev[e];
-    const n = this.#next[e];
-    if (p >= 0) this.#next[p] = n;
-    else this.#head = n;
-    if (n >= 0) this.#prev[n] = p;
-    else this.#tail = p;
-    this.used[e] = 0;
+    // a dirty entry is in the dirty list; clearing USED makes collect skip it
+    this.#i[e * I + I_FLAGS] = 0;
+    if (this.#lastHit === e) this.#lastHit = -1;
     this.#free[this.#freeCount++] = e;
     this.ended++;
   }
@@ -422,48 +473,55 @@ export class ConversationTable {
   #expire(now: number): void {
     // closed TCP conversations, once quiet; the list keeps those still lingering
     let kept = 0;
-    for (let i = 0; i < this.#closingCount; i++) {
-      const e = this.#closing[i];
-      const seq = this.#closingSeq[i];
-      if (!this.used[e] || this.seq[e] !== seq) continue;
-      if (now - this.last[e] >= LINGER_NS) {
+    for (let k = 0; k < this.#closingCount; k++) {
+      const e = this.#closing[k];
+      const seq = this.#closingSeq[k];
+      const flags = this.#i[e * I + I_FLAGS];
+      if (!(flags & F_USED) || this.#seq[e] !== seq) continue;
+      if (now - this.#n[e * N + N_LAST] >= LINGER_NS) {
         // a close that began with a FIN is a fin, even when a RST follows (a peer closing with data unread)
-        this.#end(e, this.flags[e] & (F_FIN | F_FIN_BACK) ? "fin" : "rst", true);
+        this.#end(e, flags & (F_FIN | F_FIN_BACK) ? "fin" : "rst", true);
       } else {
         this.#closing[kept] = e;
         this.#closingSeq[kept++] = seq;
       }
     }
     this.#closingCount = kept;
-    // the LRU list runs from the least recently active: stop at the first that is not idle
-    while (this.#head >= 0 && now - this.last[this.#head] >= this.idleNs) this.#end(this.#head, "idle", true);
+    if (this.idleNs === Infinity) return;
+    for (let e = 0; e < this.cap; e++) {
+      if (this.#i[e * I + I_FLAGS] & F_USED && now - this.#n[e * N + N_LAST] >= this.idleNs) this.#end(e, "idle", true);
+    }
   }
 
   #record(e: number): ConversationRecord {
     const drops: [number, number][] = [];
-    for (let r = 0; r < DROP_COUNT; r++) {
-      const n = this.drops[e * DROP_COUNT + r];
-      if (n > 0) drops.push([r, n]);
+    for (let d = 0; d < DROP_COUNT; d++) {
+      const n = this.#drops[e * DROP_COUNT + d];
+      if (n > 0) drops.push([d, n]);
     }
-    const ports = this.ports[e];
+    const a = this.#i;
+    const r = e * I;
+    const n = this.#n;
+    const c = e * N;
+    const ports = a[r + I_PORTS] >>> 0;
     return {
-      seq: this.seq[e],
-      src: this.src[e],
-      dst: this.dst[e],
-      proto: this.proto[e],
+      seq: this.#seq[e],
+      src: a[r + I_SRC],
+      dst: a[r + I_DST],
+      proto: a[r + I_PROTO],
       srcPort: ports >>> 16,
       dstPort: ports & 0xffff,
-      path: this.path[e],
-      pathBack: this.pathBack[e],
-      first: this.first[e],
-      last: this.last[e],
-      packets: this.packets[e],
-      bytes: this.bytes[e],
-      payload: this.payload[e],
-      packetsBack: this.packetsBack[e],
-      bytesBack: this.bytesBack[e],
-      payloadBack: this.payloadBack[e],
-      syn: (this.flags[e] & F_SYN) !== 0,
+      path: a[r + I_PATH],
+      pathBack: a[r + I_PATH_BACK],
+      first: n[c + N_FIRST],
+      last: n[c + N_LAST],
+      packets: n[c + N_PACKETS],
+      bytes: n[c + N_BYTES],
+      payload: n[c + N_PAYLOAD],
+      packetsBack: n[c + N_PACKETS_BACK],
+      bytesBack: n[c + N_BYTES_BACK],
+      payloadBack: n[c + N_PAYLOAD_BACK],
+      syn: (a[r + I_FLAGS] & F_SYN) !== 0,
       drops,
     };
   }

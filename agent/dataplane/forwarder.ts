@@ -199,11 +199,10 @@ export class Forwarder {
       this.#conv[slot] = e;
       const back = cv.reverse;
       cv.count(e, back, nseg, off ? wireBytes(buf, len) : len, payload < 0 ? 0 : payload, tcpFlags, seq);
-      path = back ? cv.pathBack[e] : cv.path[e];
+      path = cv.pathOf(e, back);
       if (path === PATH_UNSET) {
         path = this.#choose(ns, cell, src, dst, proto, ports);
-        if (back) cv.pathBack[e] = path;
-        else cv.path[e] = path;
+        cv.setPath(e, back, path);
       }
     } else {
       path = this.#choose(ns, cell, src, dst, proto, ports);
@@ -307,8 +306,8 @@ export class Forwarder {
       return p;
     };
     cv.forEach((e) => {
-      cv.path[e] = remap(cv.path[e], cv.src[e], cv.dst[e]);
-      cv.pathBack[e] = remap(cv.pathBack[e], cv.dst[e], cv.src[e]);
+      cv.setPath(e, false, remap(cv.pathOf(e, false), cv.srcOf(e), cv.dstOf(e)));
+      cv.setPath(e, true, remap(cv.pathOf(e, true), cv.dstOf(e), cv.srcOf(e)));
     });
   }
 
