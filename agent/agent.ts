@@ -265,8 +265,16 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
 
   const heartbeat = setInterval(() => send({ type: "heartbeat", facts: facts() }), opts.heartbeatMs ?? 1000);
 
-  // every dataplane report (four a second) goes on, so the controller's link rates follow changes within a second
+  // the dataplane reports four times a second: a report goes on when something moved (so link rates follow
+  // a change within a second), and at least once a second (so rates of links gone quiet fall to zero)
+  let lastSent = 0;
+  let lastMoved = -1;
   function sendCounters(c: CountersReport): void {
+    let moved = c.captures.length;
+    for (const d of c.dirs) moved += d.packets + d.dropLoss + d.dropQueue + d.dropLinkDown;
+    if (moved === lastMoved && c.at - lastSent < 1000) return;
+    lastMoved = moved;
+    lastSent = c.at;
     const links: LinkCounters[] = c.dirs.map((d) => {
       const [namespace, id, dir] = splitKey(d.key);
       const drops = { loss: d.dropLoss, queue: d.dropQueue, ...(d.dropLinkDown > 0 ? { link_down: d.dropLinkDown } : {}) };

@@ -35,6 +35,8 @@ export const DEFAULT_IDLE_NS = 30e9;
 export const LINGER_NS = 1e9;
 /** entries looked at to choose one to evict */
 export const EVICT_SAMPLE = 32;
+/** entries a table starts with */
+const INITIAL_SIZE = 1024;
 
 // flags
 const F_SYN = 1;
@@ -110,51 +112,95 @@ export class ConversationTable {
   /** set by lookup: whether the packet matched its conversation's reversed tuple */
   reverse = false;
 
-  readonly #i: Int32Array;
-  readonly #n: Float64Array;
+  #i: Int32Array;
+  #n: Float64Array;
   /** per entry, DROP_COUNT counters */
-  readonly #drops: Uint32Array;
+  #drops: Uint32Array;
   /** per entry: its number on this agent, for its id */
-  readonly #seq: Float64Array;
-  readonly #index: Int32Array;
-  readonly #mask: number;
-  readonly #free: Int32Array;
+  #seq: Float64Array;
+  #index: Int32Array;
+  #mask: number;
+  #free: Int32Array;
   #freeCount: number;
-  readonly #dirtyList: Int32Array;
+  #dirtyList: Int32Array;
   #dirtyCount = 0;
-  readonly #closing: Int32Array;
-  readonly #closingSeq: Float64Array;
+  #closing: Int32Array;
+  #closingSeq: Float64Array;
   #closingCount = 0;
   #ended: ConversationRecord[] = [];
   #nextSeq = 1;
   #hand = 0;
+  /** the live entries, dense (swap-removed as they end), so scans cost what is live, not the cap */
+  #live: Int32Array;
+  /** entry -> its position in #live */
+  #livePos: Int32Array;
+  #liveCount = 0;
   /** the entry the last lookup found, tried first: packets of one conversation come in runs */
   #lastHit = -1;
+
+  /** entries allocated now: the arrays grow (doubling) up to `cap` as conversations come */
+  #size = 0;
 
   constructor(cap = DEFAULT_CONVERSATION_CAP, idleNs = DEFAULT_IDLE_NS) {
     if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`conversation cap must be a positive integer, got ${cap}`);
     this.cap = cap;
     this.idleNs = idleNs;
-    let size = 2;
-    while (size < cap * 2) size *= 2;
-    this.#index = new Int32Array(size).fill(-1);
-    this.#mask = size - 1;
-    this.#i = new Int32Array(cap * I);
-    this.#n = new Float64Array(cap * N);
-    this.#drops = new Uint32Array(cap * DROP_COUNT);
-    this.#seq = new Float64Array(cap);
-    this.#free = new Int32Array(cap);
-    for (let k = 0; k < cap; k++) this.#free[k] = cap - 1 - k;
-    this.#freeCount = cap;
-    // an entry can be listed again after it ended and was reused: room for churn within a report
-    this.#dirtyList = new Int32Array(cap * 2);
-    this.#closing = new Int32Array(cap);
-    this.#closingSeq = new Float64Array(cap);
+    this.#i = new Int32Array(0);
+    this.#n = new Float64Array(0);
+    this.#drops = new Uint32Array(0);
+    this.#seq = new Float64Array(0);
+    this.#index = new Int32Array(0);
+    this.#mask = 0;
+    this.#free = new Int32Array(0);
+    this.#freeCount = 0;
+    this.#dirtyList = new Int32Array(0);
+    this.#closing = new Int32Array(0);
+    this.#closingSeq = new Float64Array(0);
+    this.#live = new Int32Array(0);
+    this.#livePos = new Int32Array(0);
+    this.#grow(Math.min(cap, INITIAL_SIZE));
+  }
+
+  /**
+   * Makes room for `size` entries, keeping every conversation (same entry
+   * numbers) and re-indexing them. A table that starts at its cap would hold
+   * tens of MB per agent from the start (a worker with a large idle heap
+   * measurably delayed packets across hosts); growing keeps memory to what is used.
+   */
+  #grow(size: number): void {
+    const old = this.#size;
+    const copy = <T extends Int32Array | Float64Array | Uint32Array>(from: T, make: (n: number) => T, n: number): T => {
+      const to = make(n);
+      to.set(from.subarray(0, Math.min(from.length, n)));
+      return to;
+    };
+    this.#i = copy(this.#i, (n) => new Int32Array(n), size * I);
+    this.#n = copy(this.#n, (n) => new Float64Array(n), size * N);
+    this.#drops = copy(this.#drops, (n) => new Uint32Array(n), size * DROP_COUNT);
+    this.#seq = copy(this.#seq, (n) => new Float64Array(n), size);
+    this.#dirtyList = copy(this.#dirtyList, (n) => new Int32Array(n), size * 2);
+    this.#closing = copy(this.#closing, (n) => new Int32Array(n), size);
+    this.#closingSeq = copy(this.#closingSeq, (n) => new Float64Array(n), size);
+    this.#live = copy(this.#live, (n) => new Int32Array(n), size);
+    this.#livePos = copy(this.#livePos, (n) => new Int32Array(n), size);
+    // the new entries are free, lowest first out
+    const free = new Int32Array(size);
+    free.set(this.#free.subarray(0, this.#freeCount));
+    let count = this.#freeCount;
+    for (let e = size - 1; e >= old; e--) free[count++] = e;
+    this.#free = free;
+    this.#freeCount = count;
+    this.#size = size;
+    let slots = 2;
+    while (slots < size * 2) slots *= 2;
+    this.#index = new Int32Array(slots).fill(-1);
+    this.#mask = slots - 1;
+    for (let k = 0; k < this.#liveCount; k++) this.#insert(this.#live[k]);
   }
 
   /** Conversations held now. */
   get live(): number {
-    return this.cap - this.#freeCount;
+    return this.#liveCount;
   }
 
   /**
@@ -323,9 +369,9 @@ export class ConversationTable {
     return out;
   }
 
-  /** Calls `fn` with every live entry. */
+  /** Calls `fn` with every live entry (`fn` must not end or make conversations). */
   forEach(fn: (e: number) => void): void {
-    for (let e = 0; e < this.cap; e++) if (this.#i[e * I + I_FLAGS] & F_USED) fn(e);
+    for (let k = 0; k < this.#liveCount; k++) fn(this.#live[k]);
   }
 
   /**
@@ -412,6 +458,7 @@ export class ConversationTable {
   }
 
   #create(src: number, dst: number, proto: number, ports: number, now: number): number {
+    if (this.#freeCount === 0 && this.#size < this.cap) this.#grow(Math.min(this.cap, this.#size * 2));
     if (this.#freeCount === 0) {
       const victim = this.#victim();
       if (victim < 0) return -1;
@@ -437,6 +484,8 @@ export class ConversationTable {
     this.#seq[e] = this.#nextSeq++;
     this.started++;
     this.#insert(e);
+    this.#livePos[e] = this.#liveCount;
+    this.#live[this.#liveCount++] = e;
     return e;
   }
 
@@ -444,11 +493,9 @@ export class ConversationTable {
   #victim(): number {
     let best = -1;
     let bestLast = Infinity;
-    for (let seen = 0, k = 0; seen < EVICT_SAMPLE && k < this.cap; k++) {
-      const e = this.#hand;
-      this.#hand = (this.#hand + 1) % this.cap;
-      if (!(this.#i[e * I + I_FLAGS] & F_USED)) continue;
-      seen++;
+    for (let seen = 0; seen < EVICT_SAMPLE && seen < this.#liveCount; seen++) {
+      if (this.#hand >= this.#liveCount) this.#hand = 0;
+      const e = this.#live[this.#hand++];
       const last = this.#n[e * N + N_LAST];
       if (last < bestLast) {
         bestLast = last;
@@ -465,6 +512,10 @@ export class ConversationTable {
     if (indexed) this.#unindex(e);
     // a dirty entry is in the dirty list; clearing USED makes collect skip it
     this.#i[e * I + I_FLAGS] = 0;
+    const at = this.#livePos[e];
+    const moved = this.#live[--this.#liveCount];
+    this.#live[at] = moved;
+    this.#livePos[moved] = at;
     if (this.#lastHit === e) this.#lastHit = -1;
     this.#free[this.#freeCount++] = e;
     this.ended++;
@@ -488,8 +539,10 @@ export class ConversationTable {
     }
     this.#closingCount = kept;
     if (this.idleNs === Infinity) return;
-    for (let e = 0; e < this.cap; e++) {
-      if (this.#i[e * I + I_FLAGS] & F_USED && now - this.#n[e * N + N_LAST] >= this.idleNs) this.#end(e, "idle", true);
+    // backwards: an entry that ends is replaced by the last one, which was already looked at
+    for (let k = this.#liveCount - 1; k >= 0; k--) {
+      const e = this.#live[k];
+      if (now - this.#n[e * N + N_LAST] >= this.idleNs) this.#end(e, "idle", true);
     }
   }
 

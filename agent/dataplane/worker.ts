@@ -30,8 +30,8 @@ declare const self: Worker;
 const READ_BATCH = 64;
 const SLICE_NS = 2_000_000;
 const MAX_WAIT_NS = 100_000_000;
-// counters go to the agent and on to the controller this often: link rates over the last second follow a change within one
-const REPORT_NS = 250_000_000;
+// counters go to the agent and on to the controller this often: link rates over the last half second follow a change within one
+const REPORT_NS = 500_000_000;
 // conversations are reported once a second: their samples are per second
 const CONVERSATION_REPORT_NS = 1_000_000_000;
 const PR_SET_TIMERSLACK = 29;
@@ -70,6 +70,7 @@ let fwd: Forwarder | undefined;
 let engine: FlowEngine | undefined;
 let conversations = new ConversationTable(1);
 let nextConversationReport = 0;
+let lastLive = -1;
 let tcp: TcpTransport | undefined;
 let udp: UdpTransport | undefined;
 // the quic transport runs in its own worker; frames cross through shared rings
@@ -482,6 +483,9 @@ function report(): void {
 /** What conversations did since the last report (those that moved or ended), with the table's totals. */
 function reportConversations(now: number): void {
   const records = conversations.collect(now);
+  // nothing moved or ended: the totals are as last said (started and ended only change with records)
+  if (records.length === 0 && conversations.live === lastLive) return;
+  lastLive = conversations.live;
   const epochNow = Date.now();
   const toEpochMs = (ns: number) => epochNow - (now - ns) / 1e6;
   post({

@@ -29,7 +29,7 @@ export interface DirectionRate {
 }
 
 /** Rates average over about this long. */
-export const RATE_WINDOW_MS = 1000;
+export const RATE_WINDOW_MS = 500;
 /** Reports kept per direction: enough to span the window at four a second. */
 const HISTORY = 8;
 
