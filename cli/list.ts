@@ -6,7 +6,7 @@ import { createClient } from "./client.ts";
 export async function printList(values: Values, path: string): Promise<void> {
   const params = new URLSearchParams({ format: str(values, "output") });
   if (typeof values.columns === "string") params.set("columns", values.columns);
-  const text = await createClient(values).text(`${path}?${params}`);
+  const text = await createClient(values).text(`${path}${path.includes("?") ? "&" : "?"}${params}`);
   process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 }
 

@@ -8,6 +8,26 @@
  */
 import type { EventKind, LiveEvent } from "../../protocol/events.ts";
 
+/**
+ * One event as clients get it, serialized once for all of them: the JSON (a
+ * WebSocket message) and its Server-Sent Events framing as bytes. A links
+ * event of 1,000 links is about half a megabyte; encoding it per client
+ * would cost more than everything else the controller does.
+ */
+export class Serialized {
+  #sse: Uint8Array | undefined;
+  constructor(readonly json: string) {}
+  /** `data: <json>\n\n` (an empty json is an SSE comment that keeps the stream alive) */
+  get sse(): Uint8Array {
+    this.#sse ??= ENCODER.encode(this.json === "" ? ": keepalive\n\n" : `data: ${this.json}\n\n`);
+    return this.#sse;
+  }
+}
+
+const ENCODER = new TextEncoder();
+/** keeps an idle stream open through proxies and idle timers */
+export const KEEPALIVE = new Serialized("");
+
 /** Events a client may have waiting before it misses some. */
 export const CLIENT_BUFFER_EVENTS = 1024;
 
@@ -17,7 +37,7 @@ export interface EventFilter {
 }
 
 export class EventClient {
-  readonly #queue: string[] = [];
+  readonly #queue: Serialized[] = [];
   #missed = 0;
   #wake: (() => void) | undefined;
   closed = false;
@@ -35,19 +55,19 @@ export class EventClient {
     return true;
   }
 
-  offer(text: string): void {
+  offer(event: Serialized): void {
     if (this.#queue.length >= this.capacity) this.#missed++;
-    else this.#queue.push(text);
+    else this.#queue.push(event);
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
   }
 
   /** Events waiting, a `dropped` notice first when some were missed; empty when none. */
-  take(): string[] {
-    const out: string[] = [];
+  take(): Serialized[] {
+    const out: Serialized[] = [];
     if (this.#missed > 0) {
-      out.push(JSON.stringify({ kind: "dropped", t: this.now(), missed: this.#missed } satisfies LiveEvent));
+      out.push(new Serialized(JSON.stringify({ kind: "dropped", t: this.now(), missed: this.#missed } satisfies LiveEvent)));
       this.#missed = 0;
     }
     out.push(...this.#queue.splice(0));
@@ -99,11 +119,11 @@ export class EventBus {
 
   /** Serializes once, offers to every client that wants it. */
   publish(e: LiveEvent): void {
-    let text: string | undefined;
+    let once: Serialized | undefined;
     for (const c of this.#clients) {
       if (!c.wants(e)) continue;
-      text ??= JSON.stringify(e);
-      c.offer(text);
+      once ??= new Serialized(JSON.stringify(e));
+      c.offer(once);
     }
   }
 }

@@ -12,7 +12,7 @@
 import { Hono, type Context } from "hono";
 import { upgradeWebSocket } from "hono/bun";
 import { EventQuery, type LiveEvent } from "../../protocol/events.ts";
-import type { EventClient } from "../monitor/event-bus.ts";
+import { KEEPALIVE, Serialized, type EventClient } from "../monitor/event-bus.ts";
 import { allowSlowResponse, type AppDeps } from "../http.ts";
 import { linkStatsRows } from "../views.ts";
 
@@ -28,24 +28,24 @@ type Subscription = { client: EventClient; stop: () => void };
 
 export function eventRoutes(deps: AppDeps): Hono {
   const app = new Hono();
-  const cache = new Map<string, { at: number; text: string }>();
+  const cache = new Map<string, { at: number; event: Serialized }>();
 
   /** The namespaces' link stats as one `links` event each, serialized (shared between clients of the same moment). */
-  const linkEvents = (namespace: string | undefined): string[] => {
+  const linkEvents = (namespace: string | undefined): Serialized[] => {
     const now = Date.now();
     const names = namespace === undefined ? deps.namespaces.list().map((n) => n.name) : [namespace];
-    const out: string[] = [];
+    const out: Serialized[] = [];
     for (const name of names) {
       const hit = cache.get(name);
       if (hit && now - hit.at < LINKS_CACHE_MS) {
-        out.push(hit.text);
+        out.push(hit.event);
         continue;
       }
       const ns = deps.namespaces.find(name);
       if (!ns) continue;
-      const text = JSON.stringify({ kind: "links", t: now, namespace: name, links: linkStatsRows(ns, deps.hub) } satisfies LiveEvent);
-      cache.set(name, { at: now, text });
-      out.push(text);
+      const event = new Serialized(JSON.stringify({ kind: "links", t: now, namespace: name, links: linkStatsRows(ns, deps.hub) } satisfies LiveEvent));
+      cache.set(name, { at: now, event });
+      out.push(event);
     }
     return out;
   };
@@ -57,7 +57,7 @@ export function eventRoutes(deps: AppDeps): Hono {
     const timer =
       kinds === undefined || kinds.includes("links")
         ? setInterval(() => {
-            for (const text of linkEvents(namespace)) client.offer(text);
+            for (const event of linkEvents(namespace)) client.offer(event);
           }, interval ?? DEFAULT_INTERVAL_MS)
         : undefined;
     return {
@@ -81,7 +81,7 @@ export function eventRoutes(deps: AppDeps): Hono {
         {
           start(ctrl) {
             ctrl.enqueue(encoder.encode(": nextmini events\n\n"));
-            keepalive = setInterval(() => sub.client.offer(""), KEEPALIVE_MS);
+            keepalive = setInterval(() => sub.client.offer(KEEPALIVE), KEEPALIVE_MS);
           },
           async pull(ctrl) {
             await sub.client.ready();
@@ -89,8 +89,7 @@ export function eventRoutes(deps: AppDeps): Hono {
               ctrl.close();
               return;
             }
-            const items = sub.client.take();
-            ctrl.enqueue(encoder.encode(items.map((t) => (t === "" ? ": keepalive\n\n" : `data: ${t}\n\n`)).join("")));
+            for (const event of sub.client.take()) ctrl.enqueue(event.sse);
           },
           cancel() {
             if (keepalive) clearInterval(keepalive);
@@ -115,7 +114,7 @@ export function eventRoutes(deps: AppDeps): Hono {
               if (!open || sub.client.closed) return;
               // a socket that is not draining leaves events in the client's buffer, which overflows into `dropped`
               while (open && (raw?.getBufferedAmount?.() ?? 0) > WS_BACKLOG_BYTES) await Bun.sleep(50);
-              for (const text of sub.client.take()) if (text !== "") ws.send(text);
+              for (const event of sub.client.take()) if (event !== KEEPALIVE) ws.send(event.json);
             }
           })();
         },

@@ -223,7 +223,7 @@ describe("events", () => {
     const fast = h.hub.events.subscribe({});
     for (let i = 0; i < 25; i++) h.hub.events.publish({ kind: "host", t: i, host: `h${i}`, state: "up" });
     expect(fast.take()).toHaveLength(25);
-    const got = slow.take().map((t) => JSON.parse(t) as LiveEvent);
+    const got = slow.take().map((t) => JSON.parse(t.json) as LiveEvent);
     expect(got[0]).toMatchObject({ kind: "dropped", missed: 15 });
     expect(got.slice(1).map((e) => (e.kind === "host" ? e.host : ""))).toEqual(Array.from({ length: 10 }, (_, i) => `h${i}`));
   });
