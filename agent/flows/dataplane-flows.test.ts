@@ -48,16 +48,21 @@ describe("flows between userspace nodes in the dataplane worker", () => {
     expect(s.durationMs!).toBeLessThan(ideal * 1.1);
   }, 15_000);
 
-  test("100 MB over 1 Gbit/s with 1 ms each way: exactly 100 MB, within 10% of 100 MB / 1 Gbit/s plus the handshake", async () => {
-    const bytes = 100e6;
-    const window = Math.ceil((1e9 / 8) * 0.002) + 500 * 1460;
-    const ends = await run({ bandwidth: 1e9, delay: 0.001 }, [flow("f1", { bytes, window })], 30_000);
+  // 1 Gbit/s was measured here before (850-1130 ms for 100 MB, against 882 allowed): on two cores a
+  // userspace stack pair at 1 Gbit/s is bound by the CPU, which made it a test of speed (bench/flows
+  // measures that); 400 Mbit/s leaves the link, not the CPU, to set the time
+  test("50 MB over 400 Mbit/s with 1 ms each way: exactly 50 MB, within 10% of the time the link takes plus the handshake", async () => {
+    const bytes = 50e6;
+    const window = Math.ceil((400e6 / 8) * 0.002) + 500 * 1460;
+    const ends = await run({ bandwidth: 400e6, delay: 0.001 }, [flow("f1", { bytes, window })], 30_000);
     const s = ends.get("default/f1/sender")!;
     const r = ends.get("default/f1/receiver")!;
     expect(r.bytes).toBe(bytes);
     expect(r.sha256).toBe(s.sha256!);
-    const ideal = (bytes * 8) / 1e9 * 1000 + 2;
-    console.log(`100 MB at 1 Gbit/s: ${s.durationMs!.toFixed(1)} ms (100 MB / 1 Gbit/s + RTT = ${ideal} ms)`);
+    // payload at 1460 of every 1500 wire bytes, as for the 100 Mbit/s flow
+    const ideal = ((bytes * 1500) / 1460) * 8 / 400e6 * 1000 + 2;
+    console.log(`50 MB at 400 Mbit/s: ${s.durationMs!.toFixed(1)} ms (ideal ${ideal.toFixed(1)} ms)`);
+    expect(s.durationMs!).toBeGreaterThan(ideal * 0.95);
     expect(s.durationMs!).toBeLessThan(ideal * 1.1);
   }, 40_000);
 

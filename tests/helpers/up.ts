@@ -58,7 +58,8 @@ export async function runCmd(argv: string[], env: Record<string, string>, timeou
 
 let counter = 0;
 
-export async function up(topologyYaml: string, launcher: Launcher): Promise<Up> {
+/** `args`: more options for `nextmini up` (such as `--pool 1MB`) */
+export async function up(topologyYaml: string, launcher: Launcher, opts: { args?: string[] } = {}): Promise<Up> {
   const stateDir = mkdtempSync(path.join(tmpdir(), "nextmini-test-"));
   const file = path.join(stateDir, "topology.yaml");
   writeFileSync(file, topologyYaml);
@@ -69,7 +70,7 @@ export async function up(topologyYaml: string, launcher: Launcher): Promise<Up> 
   const env = { NEXTMINI_STATE_DIR: stateDir, NEXTMINI_CONTROLLER: url, NEXTMINI_SEED: "1" };
   const argv = launcherArgv(launcher);
   const cli = (args: string[], timeoutMs?: number) => runCmd([...argv, ...args], env, timeoutMs);
-  const started = await cli(["up", file, "--listen", `127.0.0.1:${port}`, "--name", agent], 120_000);
+  const started = await cli(["up", file, "--listen", `127.0.0.1:${port}`, "--name", agent, ...(opts.args ?? [])], 120_000);
   if (started.exitCode !== 0) {
     rmSync(stateDir, { recursive: true, force: true });
     throw new Error(`nextmini up failed (${started.exitCode}):\n${started.stdout}\n${started.stderr}`);
