@@ -265,7 +265,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
 
   const heartbeat = setInterval(() => send({ type: "heartbeat", facts: facts() }), opts.heartbeatMs ?? 1000);
 
-  // the dataplane reports four times a second: a report goes on when something moved (so link rates follow
+  // the dataplane reports twice a second: a report goes on when something moved (so link rates follow
   // a change within a second), and at least once a second (so rates of links gone quiet fall to zero)
   let lastSent = 0;
   let lastMoved = -1;

@@ -47,9 +47,9 @@ export function renderMetrics(hub: AgentHub, namespaces: Namespaces): string {
   for (const { r } of dirs) {
     for (const [reason, n] of Object.entries(r.drops)) out.push(`nextmini_link_drops_total${labels({ ...dirLabels(r), reason })} ${n}`);
   }
-  family("nextmini_link_rate_bits", "gauge", "Bits per second sent on a link direction over the agent's last report interval.");
+  family("nextmini_link_rate_bits", "gauge", "Bits per second sent on a link direction over the last half second.");
   for (const { r } of dirs) out.push(`nextmini_link_rate_bits${labels(dirLabels(r))} ${r.bps}`);
-  family("nextmini_link_rate_packets", "gauge", "Packets per second sent on a link direction over the last interval.");
+  family("nextmini_link_rate_packets", "gauge", "Packets per second sent on a link direction over the last half second.");
   for (const { r } of dirs) out.push(`nextmini_link_rate_packets${labels(dirLabels(r))} ${r.pps}`);
   family("nextmini_link_utilization", "gauge", "Rate over configured bandwidth of a link direction (0 when unlimited).");
   for (const { r, link } of dirs) {
@@ -58,7 +58,7 @@ export function renderMetrics(hub: AgentHub, namespaces: Namespaces): string {
   }
   family("nextmini_link_queue_segments", "gauge", "Segments in a link direction's queue and delay line now.");
   for (const { r } of dirs) out.push(`nextmini_link_queue_segments${labels(dirLabels(r))} ${r.queued}`);
-  family("nextmini_link_queue_max_segments", "gauge", "The most segments in a link direction's queue over the last interval.");
+  family("nextmini_link_queue_max_segments", "gauge", "The most segments in a link direction's queue since its agent's previous report.");
   for (const { r } of dirs) out.push(`nextmini_link_queue_max_segments${labels(dirLabels(r))} ${r.queuedMax}`);
   family("nextmini_link_up", "gauge", "1 while a link's state is up, 0 while it is down.");
   for (const ns of all) for (const l of ns.links) out.push(`nextmini_link_up${labels({ namespace: ns.name, link: l.id })} ${l.state === "down" ? 0 : 1}`);

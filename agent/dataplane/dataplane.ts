@@ -28,7 +28,7 @@ export interface DataplaneOptions {
   onCaptureClosed?: (capture: CaptureCount) => void;
   /** flow ends changed (agent/flows/engine.ts) */
   onFlows?: (updates: FlowUpdate[]) => void;
-  /** four times a second: link directions' counters (queuedMax since the last report), drops by reason, captures */
+  /** twice a second: link directions' counters (queuedMax since the last report), drops by reason, captures */
   onCounters?: (report: CountersReport) => void;
   /** once a second: conversations that moved or ended, and the table's totals */
   onConversations?: (report: ConversationsReport) => void;

@@ -1,11 +1,10 @@
 /**
  * @module
  * Link directions as agents report them, turned into rates: each agent sends
- * its counters (totals since it started, read at a time it gives) four times
- * a second, and the rate of a direction is the difference between its latest
- * report and the one about a second before, over the time between their
- * readings (not their arrivals): a one-second average that follows a change
- * within a second. A
+ * its counters (totals since it started, read at a time it gives) twice a
+ * second, and the rate of a direction is the difference between its latest
+ * report and the one about RATE_WINDOW_MS before, over the time between
+ * their readings (not their arrivals), so it follows a change within a second. A
  * direction is shaped by the agent of its sending node, so summing hosts adds
  * at most one moving count; a restarted agent counts from zero again, which
  * is taken as a new start rather than a negative rate.
@@ -30,7 +29,7 @@ export interface DirectionRate {
 
 /** Rates average over about this long. */
 export const RATE_WINDOW_MS = 500;
-/** Reports kept per direction: enough to span the window at four a second. */
+/** Reports kept per direction: more than the window spans at two a second. */
 const HISTORY = 8;
 
 interface Sample {
