@@ -24,8 +24,7 @@ import { NodeManager } from "./nodes.ts";
 import { Dataplane } from "./dataplane/dataplane.ts";
 import { QuicTransport } from "./quic/quic.ts";
 import type { CountersReport } from "./dataplane/dataplane.ts";
-import { compileTables, sameClasses, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
-import { sameRouting } from "./dataplane/route-sets.ts";
+import { compileTables, sameClasses, sameRouting, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
 import { dropsByName } from "./dataplane/drops.ts";
 import { MAX_CONVERSATIONS_PER_FRAME } from "../protocol/conversation.ts";
 import { ExecRunner } from "./exec.ts";
@@ -97,12 +96,12 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     onFlows: (updates) => send({ type: "flows", flows: updates.map(flowReport) }),
     onCounters: (c) => sendCounters(c),
     onConversations: (r) => {
-      // a busy second may hold more than one frame's worth; the totals ride on the last
-      for (let at = 0; at < r.reports.length || at === 0; at += MAX_CONVERSATIONS_PER_FRAME) {
-        const last = at + MAX_CONVERSATIONS_PER_FRAME >= r.reports.length;
+      // a busy second may hold more than one frame's worth, each with the totals
+      let at = 0;
+      do {
         send({ type: "conversations", reports: r.reports.slice(at, at + MAX_CONVERSATIONS_PER_FRAME), live: r.live, started: r.started, ended: r.ended, evicted: r.evicted });
-        if (last) break;
-      }
+        at += MAX_CONVERSATIONS_PER_FRAME;
+      } while (at < r.reports.length);
     },
     ...(opts.conversationCap === undefined ? {} : { conversationCap: opts.conversationCap }),
     ...(opts.poolBytes === undefined ? {} : { poolBytes: opts.poolBytes }),

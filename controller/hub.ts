@@ -32,7 +32,6 @@ import {
   type DataEndpoint,
   type HostFacts,
   type Peer,
-  type LinkCounters,
   type TlsBundle,
   PROTOCOL_VERSION,
 } from "../protocol/wire.ts";
@@ -130,7 +129,6 @@ export class AgentHub {
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #sessions = new Map<string, Session>();
-  readonly #counters = new Map<string, Map<string, LinkCounters>>();
   /** per host, "namespace/id" -> what its agent last said of the capture */
   readonly #captures = new Map<string, Map<string, CaptureCounters>>();
   /** what agents report about running flows (controller/flow-reports.ts) */
@@ -232,26 +230,6 @@ export class AgentHub {
   observeNode(host: string, namespace: string, node: string): NodeObservation {
     if (!this.isUp(host)) return { state: "lost" };
     return this.#sessions.get(host)?.nodes.get(key(namespace, node)) ?? { state: "building" };
-  }
-
-  /** The latest counters of a namespace's link directions, summed over hosts. */
-  linkCounters(namespace: string): LinkCounters[] {
-    const sum = new Map<string, LinkCounters>();
-    for (const perHost of this.#counters.values()) {
-      for (const c of perHost.values()) {
-        if (c.namespace !== namespace) continue;
-        const k = key(c.id, c.dir);
-        const prev = sum.get(k);
-        if (!prev) {
-          sum.set(k, { ...c, drops: { ...c.drops } });
-          continue;
-        }
-        prev.packets += c.packets;
-        prev.bytes += c.bytes;
-        for (const [reason, n] of Object.entries(c.drops)) prev.drops[reason] = (prev.drops[reason] ?? 0) + n;
-      }
-    }
-    return [...sum.values()];
   }
 
   /** What `host`'s agent last reported of a capture, if anything (since it joined). */
@@ -356,9 +334,6 @@ export class AgentHub {
         }
         return;
       case "counters": {
-        let perHost = this.#counters.get(host);
-        if (!perHost) this.#counters.set(host, (perHost = new Map()));
-        for (const c of frame.links) perHost.set(key(c.namespace, key(c.id, c.dir)), c);
         this.links.note(host, frame.at ?? this.#clock.now(), frame.links);
         if (frame.drops) this.hostDrops.set(host, frame.drops);
         if (frame.captures) {
@@ -439,7 +414,7 @@ export class AgentHub {
     s.lastHeartbeat = this.#clock.now();
     s.tag = s.lastHeartbeat.toString(36);
     this.#sessions.set(frame.name, s);
-    this.#counters.delete(frame.name); // a fresh agent counts from zero
+    // a fresh agent counts from zero
     this.links.forget(frame.name);
     this.hostDrops.delete(frame.name);
     this.#captures.delete(frame.name);

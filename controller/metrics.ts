@@ -8,7 +8,8 @@
  */
 import { NODE_STATES } from "../protocol/state.ts";
 import type { AgentHub } from "./hub.ts";
-import type { DirectionRate } from "./monitor/link-rates.ts";
+import type { LinkStatsRow } from "../protocol/api.ts";
+import { linkStatsRows } from "./views.ts";
 import type { Namespaces } from "./namespaces.ts";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -36,30 +37,23 @@ export function renderMetrics(hub: AgentHub, namespaces: Namespaces): string {
     for (const [state, n] of counts) out.push(`nextmini_nodes${labels({ namespace: ns.name, state })} ${n}`);
   }
 
-  // per link direction: label sets are bounded by the links (never one per conversation)
-  const dirs = all.flatMap((ns) => [...hub.links.of(ns.name).values()].map((r) => ({ r, link: ns.links.find((l) => l.id === r.id) })));
-  const dirLabels = (r: DirectionRate) => ({ namespace: r.namespace, link: r.id, dir: r.dir });
-  family("nextmini_link_packets_total", "counter", "Packets sent on a link direction.");
-  for (const { r } of dirs) out.push(`nextmini_link_packets_total${labels(dirLabels(r))} ${r.packets}`);
-  family("nextmini_link_bytes_total", "counter", "IP bytes sent on a link direction.");
-  for (const { r } of dirs) out.push(`nextmini_link_bytes_total${labels(dirLabels(r))} ${r.bytes}`);
+  // per link direction, as /stats lists them: label sets are bounded by the links (never one per conversation)
+  const dirs = all.flatMap((ns) => linkStatsRows(ns, hub).map((row) => ({ row, labels: { namespace: ns.name, link: row.link, dir: row.dir } })));
+  const perDirection = (name: string, type: "gauge" | "counter", help: string, value: (row: LinkStatsRow) => number) => {
+    family(name, type, help);
+    for (const { row, labels: l } of dirs) out.push(`${name}${labels(l)} ${value(row)}`);
+  };
+  perDirection("nextmini_link_packets_total", "counter", "Packets sent on a link direction.", (r) => r.packets);
+  perDirection("nextmini_link_bytes_total", "counter", "IP bytes sent on a link direction.", (r) => r.bytes);
   family("nextmini_link_drops_total", "counter", "Segments dropped on a link direction, by reason.");
-  for (const { r } of dirs) {
-    for (const [reason, n] of Object.entries(r.drops)) out.push(`nextmini_link_drops_total${labels({ ...dirLabels(r), reason })} ${n}`);
+  for (const { row, labels: l } of dirs) {
+    for (const [reason, n] of Object.entries(row.drops)) out.push(`nextmini_link_drops_total${labels({ ...l, reason })} ${n}`);
   }
-  family("nextmini_link_rate_bits", "gauge", "Bits per second sent on a link direction over the last half second.");
-  for (const { r } of dirs) out.push(`nextmini_link_rate_bits${labels(dirLabels(r))} ${r.bps}`);
-  family("nextmini_link_rate_packets", "gauge", "Packets per second sent on a link direction over the last half second.");
-  for (const { r } of dirs) out.push(`nextmini_link_rate_packets${labels(dirLabels(r))} ${r.pps}`);
-  family("nextmini_link_utilization", "gauge", "Rate over configured bandwidth of a link direction (0 when unlimited).");
-  for (const { r, link } of dirs) {
-    const bw = link ? link[r.dir].bandwidth : 0;
-    out.push(`nextmini_link_utilization${labels(dirLabels(r))} ${bw > 0 ? r.bps / bw : 0}`);
-  }
-  family("nextmini_link_queue_segments", "gauge", "Segments in a link direction's queue and delay line now.");
-  for (const { r } of dirs) out.push(`nextmini_link_queue_segments${labels(dirLabels(r))} ${r.queued}`);
-  family("nextmini_link_queue_max_segments", "gauge", "The most segments in a link direction's queue since its agent's previous report.");
-  for (const { r } of dirs) out.push(`nextmini_link_queue_max_segments${labels(dirLabels(r))} ${r.queuedMax}`);
+  perDirection("nextmini_link_rate_bits", "gauge", "Bits per second sent on a link direction over the last half second.", (r) => r.bps);
+  perDirection("nextmini_link_rate_packets", "gauge", "Packets per second sent on a link direction over the last half second.", (r) => r.pps);
+  perDirection("nextmini_link_utilization", "gauge", "Rate over configured bandwidth of a link direction (0 when unlimited).", (r) => r.utilization);
+  perDirection("nextmini_link_queue_segments", "gauge", "Segments in a link direction's queue and delay line now.", (r) => r.queued);
+  perDirection("nextmini_link_queue_max_segments", "gauge", "The most segments in a link direction's queue since its agent's previous report.", (r) => r.queuedMax);
   family("nextmini_link_up", "gauge", "1 while a link's state is up, 0 while it is down.");
   for (const ns of all) for (const l of ns.links) out.push(`nextmini_link_up${labels({ namespace: ns.name, link: l.id })} ${l.state === "down" ? 0 : 1}`);
 

@@ -494,21 +494,7 @@ function pinIssues(pins: readonly Pin[], ns: { nodes: readonly { name: string }[
 
 /** Problems of a route table against the namespace: every path along links between known nodes, ids unique. */
 function routeIssues(routes: readonly RouteSpec[], ns: { nodes: readonly { name: string }[]; links: readonly LinkSpec[] }): string[] {
-  const names = ns.nodes.map((n) => n.name);
-  const issues = validateRoutes(routes.filter((r) => r.edges === undefined), ns.links, names);
-  const known = new Set(names);
-  const linked = new Set(ns.links.flatMap((l) => [`${l.a}\n${l.b}`, `${l.b}\n${l.a}`]));
-  const ids = new Set(routes.filter((r) => r.edges === undefined).map((r) => r.id));
-  routes.forEach((r, i) => {
-    if (r.edges === undefined) return;
-    if (ids.has(r.id)) issues.push(`[${i}].id: duplicate route id "${r.id}"`);
-    ids.add(r.id);
-    r.edges.forEach(([a, b], j) => {
-      for (const name of [a, b]) if (!known.has(name)) issues.push(`[${i}].edges[${j}]: route "${r.id}" names "${name}", which is not a node`);
-      if (!linked.has(`${a}\n${b}`)) issues.push(`[${i}].edges[${j}]: route "${r.id}" goes ${a} -> ${b}, but no link joins ${a} and ${b}`);
-    });
-  });
-  return issues;
+  return validateRoutes(routes, ns.links, ns.nodes.map((n) => n.name));
 }
 
 function summarize(names: readonly string[]): string {

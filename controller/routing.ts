@@ -9,7 +9,7 @@ import type { NextHops } from "../protocol/state.ts";
 
 type Named = { readonly name: string };
 type Edge = { readonly a: string; readonly b: string };
-type PathRoute = { readonly id: string; readonly path: readonly string[] };
+type PathRoute = { readonly id: string; readonly path: readonly string[]; readonly edges?: readonly (readonly [string, string])[] };
 
 /**
  * Next hops by hop count for every ordered pair of nodes. One BFS per source
@@ -71,7 +71,9 @@ export function computeNextHops(nodes: readonly Named[], links: readonly Edge[])
  * Problems with explicit routes, as "path: reason" sentences naming the route:
  * every consecutive pair must be joined by a link, a path may not visit a node
  * twice, ids must be unique, and (when `nodeNames` is given) every node must
- * exist. An empty array means the routes are valid.
+ * exist. A DAG route (`edges`, its shape checked by protocol/paths.ts's
+ * dagIssues) must have every edge along a link between known nodes. An empty
+ * array means the routes are valid.
  */
 export function validateRoutes(
   routes: readonly PathRoute[],
@@ -90,6 +92,13 @@ export function validateRoutes(
     const label = `route "${r.id}" ([${i}])`;
     if (ids.has(r.id)) issues.push(`[${i}].id: duplicate route id "${r.id}"`);
     ids.add(r.id);
+    if (r.edges !== undefined) {
+      r.edges.forEach(([a, b], j) => {
+        for (const name of [a, b]) if (known && !known.has(name)) issues.push(`[${i}].edges[${j}]: route "${r.id}" names "${name}", which is not a node`);
+        if (!linked.has(pairKey(a, b))) issues.push(`[${i}].edges[${j}]: route "${r.id}" goes ${a} -> ${b}, but no link joins ${a} and ${b}`);
+      });
+      return;
+    }
     if (r.path.length < 2) {
       issues.push(`[${i}].path: ${label} needs at least two nodes`);
       return;

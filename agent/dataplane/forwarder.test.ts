@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { Forwarder, type Egress } from "./forwarder.ts";
 import { DROP_REASONS } from "./drops.ts";
+import { namespaceOf } from "./namespace.fixture.ts";
 import { PacketPool } from "./pool.ts";
 import { compileTables, TRANSPORT_CODES } from "./tables.ts";
 import { DEFAULT_SHAPING, type NamespaceState, type Shaping } from "../../protocol/state.ts";
@@ -16,16 +17,7 @@ const MS = 1e6;
 function diamond(shaping: Partial<Shaping> = {}, routes: NamespaceState["routes"] = []): NamespaceState {
   const s = { ...DEFAULT_SHAPING, ...shaping };
   const names = ["h1", "s1", "s2", "h2", "h3"];
-  return {
-    name: "default",
-    subnet: "10.0.0.0/16",
-    transport: "tcp",
-    hostTransports: [],
-    captures: [],
-    flows: [],
-    paths: "shortest",
-    pins: [],
-    nodes: names.map((name, i) => ({ name, kind: "netns" as const, index: i + 1, ip: `10.0.0.${i + 1}/16`, host: "x", mtu: 1500 })),
+  return namespaceOf(names, {
     links: [
       { id: "h1:s1", a: "h1", b: "s1", ab: s, ba: s },
       { id: "h1:s2", a: "h1", b: "s2", ab: s, ba: s },
@@ -42,7 +34,7 @@ function diamond(shaping: Partial<Shaping> = {}, routes: NamespaceState["routes"
       h2: ["s1", "s1", "s2", "", "h3"],
       h3: ["h2", "h2", "h2", "h2", ""],
     },
-  };
+  });
 }
 
 class Recorder implements Egress {

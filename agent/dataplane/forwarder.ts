@@ -32,7 +32,7 @@ import { PIN_INTS, type RoutingTables } from "./route-sets.ts";
 import { ConversationTable, PATH_NEXT_HOP, PATH_UNSET } from "./conversations.ts";
 import { DROP_COUNT, dropIndex } from "./drops.ts";
 import { PacketPool, SMALL_SLOT } from "./pool.ts";
-import { LinkShaper, DROP_NONE, DROP_QUEUE_FULL } from "./shaper.ts";
+import { LinkShaper, DROP_LINK_DOWN, DROP_NONE, DROP_QUEUE_FULL } from "./shaper.ts";
 import { segmentCount, splitSegments, trimSegments, wireBytes, VNET_HDR_LEN } from "./vnet.ts";
 import type { PcapWriter } from "./pcap.ts";
 import { WeightedQueues } from "./weighted.ts";
@@ -73,12 +73,30 @@ const MAX_SEGMENTS = 65536;
 // real bottleneck spaces them) instead of in one burst when the last one is done.
 const MAX_BURST_NS = 1_000_000;
 
+/**
+ * Smooth weighted round robin over entries first..end-1 that are `live`:
+ * each live entry's credit grows by its weight (1 without `weights`), the one
+ * with the most is chosen and its credit drops by the sum. After N choices
+ * each entry has N * w / sum(w) within one. -1 when none is live.
+ */
+function roundRobin(first: number, end: number, live: Uint8Array, weights: Float64Array | undefined, credit: Float64Array): number {
+  let total = 0;
+  let best = -1;
+  for (let i = first; i < end; i++) {
+    if (!live[i]) continue;
+    const w = weights ? weights[i] : 1;
+    credit[i] += w;
+    total += w;
+    if (best < 0 || credit[i] > credit[best]) best = i;
+  }
+  if (best >= 0) credit[best] -= total;
+  return best;
+}
+
 export class Forwarder {
   /** drops by registry index (drops.ts) */
   readonly drops = new Float64Array(DROP_COUNT);
   readonly ingressPackets: Float64Array;
-  /** per direction: segments offered while its link was down */
-  readonly linkDownDrops: Float64Array;
   readonly egressPackets: Float64Array;
   readonly shapers: LinkShaper[];
   #ipToNode: Map<number, number>[] = [];
@@ -124,7 +142,6 @@ export class Forwarder {
     this.#active = new Int32Array(Math.max(1, t.dirKeys.length));
     this.#isActive = new Uint8Array(Math.max(1, t.dirKeys.length));
     this.ingressPackets = new Float64Array(t.nodeKeys.length);
-    this.linkDownDrops = new Float64Array(t.dirKeys.length);
     this.egressPackets = new Float64Array(t.nodeKeys.length);
     for (let k = 0; k < t.nsNames.length; k++) this.#ipToNode.push(new Map());
     for (let g = 0; g < t.nodeKeys.length; g++) this.#ipToNode[t.nodeNs[g]].set(t.nodeIp[g], g);
@@ -218,7 +235,7 @@ export class Forwarder {
     }
     if (dir < 0) return this.#drop(slot, D_NO_ROUTE);
     this.#dst[slot] = dst;
-    this.#toLink(now, slot, dir);
+    this.#toLink(now, slot, dir, nseg);
   }
 
   /**
@@ -241,21 +258,8 @@ export class Forwarder {
       const p = this.#pickPath(pins[i + 5]);
       if (p >= 0) return p;
     }
-    const first = r.setFirst[set];
-    const end = first + r.setCount[set];
-    const cur = this.#memberCur;
-    let total = 0;
-    let best = -1;
-    for (let m = first; m < end; m++) {
-      if (!r.memberLive[m]) continue;
-      const w = r.memberWeight[m];
-      cur[m] += w;
-      total += w;
-      if (best < 0 || cur[m] > cur[best]) best = m;
-    }
-    if (best < 0) return PATH_NEXT_HOP;
-    cur[best] -= total;
-    return this.#pickPath(best);
+    const m = roundRobin(r.setFirst[set], r.setFirst[set] + r.setCount[set], r.memberLive, r.memberWeight, this.#memberCur);
+    return m < 0 ? PATH_NEXT_HOP : this.#pickPath(m);
   }
 
   /** One live path of member `m` (equal shares among a DAG route's paths), or -1. */
@@ -264,17 +268,7 @@ export class Forwarder {
     const first = r.memberFirst[m];
     const count = r.memberCount[m];
     if (count === 1) return r.pathLive[first] ? first : -1;
-    const cur = this.#pathCur;
-    let total = 0;
-    let best = -1;
-    for (let p = first; p < first + count; p++) {
-      if (!r.pathLive[p]) continue;
-      cur[p] += 1;
-      total += 1;
-      if (best < 0 || cur[p] > cur[best]) best = p;
-    }
-    if (best >= 0) cur[best] -= total;
-    return best;
+    return roundRobin(first, first + count, r.pathLive, undefined, this.#pathCur);
   }
 
   /**
@@ -404,13 +398,12 @@ export class Forwarder {
     this.#isActive.fill(0);
   }
 
-  #toLink(now: number, slot: number, dir: number): void {
-    const off = this.#off;
+  /** Offers a packet of `nseg` segments to direction `dir`: link state, loss, then its queue. */
+  #toLink(now: number, slot: number, dir: number, nseg: number): void {
     const shaper = this.shapers[dir];
     const buf = this.pool.view(slot);
-    const nseg = off ? segmentCount(buf, this.pool.len[slot]) : 1;
     if (this.#r.dirDown[dir]) {
-      this.linkDownDrops[dir] += nseg;
+      shaper.countDrop(DROP_LINK_DOWN, nseg);
       return this.#dropSegments(slot, D_LINK_DOWN, nseg);
     }
     const lost = shaper.drawLoss(nseg, this.#mask);
@@ -552,7 +545,7 @@ export class Forwarder {
       next = rt.nextDir[ns][(node - base) * t.nsSize[ns] + (dst - base)];
     }
     if (next < 0) return this.#drop(slot, D_NO_ROUTE);
-    this.#toLink(now, slot, next);
+    this.#toLink(now, slot, next, this.#off ? segmentCount(this.pool.view(slot), this.pool.len[slot]) : 1);
   }
 
   /** Copies the slot's IP packet (without its virtio header) into capture `cap`'s buffer. */
@@ -570,9 +563,7 @@ export class Forwarder {
 
 
   #drop(slot: number, reason: number): void {
-    this.drops[reason]++;
-    this.conversations.countDrop(this.#conv[slot], reason, 1);
-    this.pool.free(slot);
+    this.#dropSegments(slot, reason, 1);
   }
 
   #dropSegments(slot: number, reason: number, nseg: number): void {

@@ -17,6 +17,27 @@ export interface LineOptions {
   flows?: FlowSpec[];
 }
 
+/**
+ * A namespace named "default" of netns nodes on host "x", node i at
+ * 10.0.0.(i+1)/16, with nothing else set: the rest (links, routes, next hops)
+ * is the caller's.
+ */
+export function namespaceOf(names: string[], rest: Pick<NamespaceState, "links" | "nextHops"> & Partial<NamespaceState>): NamespaceState {
+  return {
+    name: "default",
+    subnet: "10.0.0.0/16",
+    transport: "tcp",
+    hostTransports: [],
+    captures: [],
+    flows: [],
+    paths: "shortest",
+    pins: [],
+    routes: [],
+    nodes: names.map((name, i) => ({ name, kind: "netns" as const, index: i + 1, ip: `10.0.0.${i + 1}/16`, host: "x", mtu: 1500 })),
+    ...rest,
+  };
+}
+
 export function lineNamespace(names: string[], opts: LineOptions = {}): NamespaceState {
   const s = { ...DEFAULT_SHAPING, ...opts.shaping };
   const hostOf = (i: number) => (typeof opts.hosts === "string" ? opts.hosts : (opts.hosts?.[i] ?? "x"));

@@ -12,6 +12,7 @@ import { PacketPool } from "./pool.ts";
 import { compileTables } from "./tables.ts";
 import { DEFAULT_SHAPING, type NamespaceState, type RouteSpec, type Shaping } from "../../protocol/state.ts";
 import type { Pin } from "../../protocol/pins.ts";
+import { namespaceOf } from "./namespace.fixture.ts";
 
 const MS = 1e6;
 const SWITCHES = ["s1", "s2", "s3", "s4"];
@@ -28,20 +29,13 @@ function fourPaths(opts: { routes?: RouteSpec[]; pins?: Pin[]; paths?: "shortest
   // next hops through the first switch whose links are up
   const via = SWITCHES.find((sw) => up(`h1:${sw}`) && up(`${sw}:h2`)) ?? "";
   const row = (from: string) => names.map((to) => (to === from ? "" : from === "h1" || from === "h2" ? (SWITCHES.includes(to) ? to : via) : to === "h1" || to === "h2" ? to : "h1"));
-  return {
-    name: "default",
-    subnet: "10.0.0.0/16",
-    transport: "tcp",
-    hostTransports: [],
-    captures: [],
-    flows: [],
+  return namespaceOf(names, {
     paths: opts.paths ?? "shortest",
     pins: opts.pins ?? [],
-    nodes: names.map((name, i) => ({ name, kind: "netns" as const, index: i + 1, ip: `10.0.0.${i + 1}/16`, host: "x", mtu: 1500 })),
     links,
     routes: opts.routes ?? [],
     nextHops: Object.fromEntries(names.map((n) => [n, row(n)])),
-  };
+  });
 }
 
 const viaRoute = (sw: string, weight = 1, id = `via-${sw}`): RouteSpec => ({ id, path: ["h1", sw, "h2"], weight });

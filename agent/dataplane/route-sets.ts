@@ -109,27 +109,29 @@ export class RoutingBuilder {
     const pairSet = new Int32Array(n * n).fill(-1);
     // the members of each pair's set, in route order; a path whose hops are not all links is skipped
     const members = new Map<number, { name: string; weight: number; paths: number[][] }[]>();
-    const memberOfRoute = new Map<string, { cell: number; position: number }>();
+    const routeCell = new Map<string, number>();
+    // a path's directions, or undefined when a hop is no link (the controller validates routes; such a path is skipped)
+    const runOf = (path: readonly string[]): number[] | undefined => {
+      const run: number[] = [];
+      for (let h = 0; h + 1 < path.length; h++) {
+        const dir = dirOf.get(`${path[h]}>${path[h + 1]}`);
+        if (dir === undefined) return undefined;
+        run.push(dir);
+      }
+      return run;
+    };
     for (const route of ns.routes) {
       const [s, t] = routeEnds(route);
       const src = index.get(s);
       const dst = index.get(t);
       if (src === undefined || dst === undefined) continue;
-      const paths: number[][] = [];
-      for (const path of routePaths(route)) {
-        const run: number[] = [];
-        for (let h = 0; h + 1 < path.length; h++) {
-          const dir = dirOf.get(`${path[h]}>${path[h + 1]}`);
-          if (dir === undefined) break;
-          run.push(dir);
-        }
-        // the controller validates routes; one whose hops are not all links is skipped here
-        if (run.length === path.length - 1) paths.push(run);
-      }
+      const paths = routePaths(route)
+        .map(runOf)
+        .filter((run) => run !== undefined);
       if (paths.length === 0) continue;
       const cell = src * n + dst;
       const list = members.get(cell) ?? [];
-      memberOfRoute.set(route.id, { cell, position: list.length });
+      routeCell.set(route.id, cell);
       list.push({ name: route.id, weight: route.weight, paths });
       members.set(cell, list);
     }
@@ -139,7 +141,8 @@ export class RoutingBuilder {
       for (const [cell, paths] of sets) {
         // explicit routes for a pair replace its computed set
         if (members.has(cell)) continue;
-        const runs = paths.map((p) => p.slice(1).map((to, h) => dirOf.get(`${names[p[h]]}>${names[to]}`) ?? -1));
+        // computed over the same links, so every hop is one
+        const runs = paths.map((p) => runOf(p.map((i) => names[i]))!);
         members.set(
           cell,
           runs.map((run) => ({ name: ECMP_MEMBER, weight: 1, paths: [run] })),
@@ -164,7 +167,7 @@ export class RoutingBuilder {
           this.#pathStart.push(this.#hops.length);
           this.#pathLen.push(run.length);
           this.#pathMember.push(member);
-          this.#pathLive.push(run.every((dir) => dir >= 0 && !dirDown(dir)) ? 1 : 0);
+          this.#pathLive.push(run.every((dir) => !dirDown(dir)) ? 1 : 0);
           this.#pathKey.push(`${m.name}|${run.join(",")}`);
           for (const dir of run) {
             this.#hops.push(dir);
@@ -178,11 +181,11 @@ export class RoutingBuilder {
     const pins: number[] = [];
     const addPin = (p: { src?: string; dst?: string; proto?: keyof typeof IP_PROTOCOLS; srcPort?: number; dstPort?: number; route: string }) => {
       const member = memberId.get(p.route);
-      const at = memberOfRoute.get(p.route);
-      if (member === undefined || at === undefined) return;
+      const cell = routeCell.get(p.route);
+      if (member === undefined || cell === undefined) return;
       // a pin holds only for flows between its route's ends
-      const src = base + Math.floor(at.cell / n);
-      const dst = base + (at.cell % n);
+      const src = base + Math.floor(cell / n);
+      const dst = base + (cell % n);
       if (p.src !== undefined && index.get(p.src) !== src - base) return;
       if (p.dst !== undefined && index.get(p.dst) !== dst - base) return;
       pins.push(src, dst, p.proto === undefined ? -1 : IP_PROTOCOLS[p.proto], p.srcPort ?? -1, p.dstPort ?? -1, member);
@@ -219,21 +222,4 @@ export class RoutingBuilder {
       nsRouteBase: Int32Array.from(this.#nsRouteBase),
     };
   }
-}
-
-/** Whether two routings are the same (then nothing needs to change in the forwarder). */
-export function sameRouting(a: RoutingTables, b: RoutingTables): boolean {
-  return JSON.stringify(routingParts(a)) === JSON.stringify(routingParts(b));
-}
-
-function routingParts(r: RoutingTables): unknown[] {
-  return [
-    r.nextDir.map((t) => Array.from(t)),
-    r.pairSet.map((t) => Array.from(t)),
-    Array.from(r.memberWeight),
-    r.pathKey,
-    Array.from(r.pathLive),
-    Array.from(r.dirDown),
-    r.pins.map((p) => Array.from(p)),
-  ];
 }

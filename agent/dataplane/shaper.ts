@@ -36,7 +36,9 @@ import { Rng } from "./rng.ts";
 export const DROP_NONE = 0;
 export const DROP_LOSS = 1;
 export const DROP_QUEUE_FULL = 2;
-export const DROP_REASON_NAMES = ["none", "loss", "queue_full"] as const;
+/** offered while the link was down (the forwarder drops it before the shaper; counted here with the direction's other drops) */
+export const DROP_LINK_DOWN = 3;
+export const DROP_REASON_NAMES = ["none", "loss", "queue_full", "link_down"] as const;
 
 const NS_PER_S = 1e9;
 
@@ -81,6 +83,7 @@ export class LinkShaper {
   sentBytes = 0;
   dropLoss = 0; // segments
   dropQueue = 0; // segments
+  dropLinkDown = 0; // segments
   /** the most segments queued since the reporter last reset it (to what is queued then) */
   queuedMax = 0;
   /** Segments queued for transmission as of the last call that looked at the clock. */
@@ -172,6 +175,7 @@ export class LinkShaper {
   countDrop(reason: number, nseg: number): void {
     if (reason === DROP_LOSS) this.dropLoss += nseg;
     else if (reason === DROP_QUEUE_FULL) this.dropQueue += nseg;
+    else if (reason === DROP_LINK_DOWN) this.dropLinkDown += nseg;
   }
 
   /**

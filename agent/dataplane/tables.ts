@@ -203,6 +203,21 @@ export function sameClasses(a: DataplaneTables, b: DataplaneTables): boolean {
   );
 }
 
+/** Whether two routings are the same (then the forwarder is left as it is). */
+export function sameRouting(a: RoutingTables, b: RoutingTables): boolean {
+  return (
+    a.nextDir.length === b.nextDir.length &&
+    a.nextDir.every((t, i) => sameList(t, b.nextDir[i])) &&
+    a.pairSet.every((t, i) => sameList(t, b.pairSet[i])) &&
+    sameList(a.memberWeight, b.memberWeight) &&
+    sameList(a.pathKey, b.pathKey) &&
+    sameList(a.pathLive, b.pathLive) &&
+    sameList(a.dirDown, b.dirDown) &&
+    a.pins.length === b.pins.length &&
+    a.pins.every((p, i) => sameList(p, b.pins[i]))
+  );
+}
+
 function sameList<T>(a: ArrayLike<T>, b: ArrayLike<T> | undefined): boolean {
   if (!b || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

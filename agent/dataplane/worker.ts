@@ -450,7 +450,7 @@ function report(): void {
       segments: s.sentSegments,
       dropLoss: s.dropLoss,
       dropQueue: s.dropQueue,
-      dropLinkDown: f.linkDownDrops[d],
+      dropLinkDown: s.dropLinkDown,
       queued,
       queuedMax: s.queuedMax,
     };

@@ -57,8 +57,9 @@ export class LinkRates {
     for (const c of links) {
       const k = key(c.namespace, c.id, c.dir);
       let samples = history.get(k) ?? [];
+      // a report read no later than the last one replaces it (its counts are the newer)
+      if (samples.length > 0 && at <= samples[samples.length - 1].at) samples.pop();
       const last = samples[samples.length - 1];
-      if (last && at <= last.at) continue;
       // counts that went back: a fresh agent, which starts a new history
       if (last && (c.bytes < last.bytes || c.packets < last.packets)) samples = [];
       samples.push({ at, packets: c.packets, bytes: c.bytes, drops: c.drops, queuedMax: c.queuedMax ?? c.queued ?? 0 });
