@@ -3,6 +3,7 @@ import { readFileSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startAgent } from "../agent/agent.ts";
+import { quietGc } from "../agent/sys/quiet-gc.ts";
 import { NAME_PATTERN } from "../protocol/names.ts";
 import { COMMON, type CommandSpec, type Values, str, UsageError, seedFrom, DATAPLANE, dataplaneFrom, portFrom } from "./options.ts";
 import { waitForSignal } from "./lifecycle.ts";
@@ -44,6 +45,7 @@ export async function main(values: Values): Promise<number> {
   if (!NAME_PATTERN.test(name)) throw new UsageError(`--name "${name}" is not a valid name: lowercase letters, digits, '_', '.', '-'`);
   const dataPort = portFrom(values, "data-port");
   if (dataPort === 65535) throw new UsageError("--data-port 65535 leaves no port after it for the quic transport; pick a lower one");
+  quietGc((line) => console.error(`nextmini agent: ${line}`));
   let refused: (message: string) => void = () => {};
   const fatal = new Promise<string>((resolve) => (refused = resolve));
   const agent = await startAgent({

@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import path from "node:path";
 import { startController } from "../controller/server.ts";
 import { startAgent } from "../agent/agent.ts";
+import { quietGc } from "../agent/sys/quiet-gc.ts";
 import { loadTopologyFile } from "../protocol/topology-parse.ts";
 import { resolveTopology } from "../protocol/topology-resolve.ts";
 import { COMMON, type CommandSpec, type Values, str, UsageError, seedFrom, DATAPLANE, dataplaneFrom } from "./options.ts";
@@ -86,6 +87,7 @@ async function foreground(values: Values, file: string): Promise<number> {
   const stateDir = str(values, "state-dir");
   const namespace = str(values, "namespace");
   const log = (l: string) => console.error(l);
+  quietGc((line) => log(`nextmini: ${line}`));
   const doc = await loadTopologyFile(file);
   const ctl = await startController({ listen: str(values, "listen"), stateDir, store: "memory", log });
   writePid(stateDir);

@@ -438,6 +438,18 @@ function schedule(): void {
   }
 }
 
+/**
+ * Reports now and counts the next interval from here. After a routing change
+ * (new routes, weights, pins, a link down or up) the next report's interval is
+ * then all under the new routes, so the first rate the controller gives after
+ * it (half a second on) is theirs, not a mix of old and new.
+ */
+function restartReports(): void {
+  if (!fwd) return;
+  report();
+  nextReport = Bun.nanoseconds() + REPORT_NS;
+}
+
 function report(): void {
   const f = fwd!;
   const now = Bun.nanoseconds();
@@ -544,6 +556,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       }
       case "routing":
         fwd?.setRouting(msg.routing);
+        restartReports();
         schedule();
         break;
       case "classes":

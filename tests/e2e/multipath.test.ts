@@ -155,7 +155,7 @@ describe.skipIf(netnsUnavailable !== undefined)("multipath and monitoring throug
       await Bun.sleep(4000);
       const put = Date.now();
       await patch("/namespaces/default/routes", [{ id: "bottom", path: ["h1", "s2", "h2"] }]);
-      // the one-second rate the controller reports (from agents' counters, four reports a second)
+      // the rate the controller reports (agents' counters twice a second; a routing change starts a new interval)
       let risen = -1;
       while (risen < 0 && Date.now() - put < 3000) {
         const rates = await json<{ links: LinkRate[] }>("/namespaces/default/stats");

@@ -1,4 +1,4 @@
-/** Parsers for the tools tests measure with: iperf3's JSON and ping's summary. */
+/** Parsers for the tools tests measure with: iperf3's JSON, and ping's summary and replies. */
 import { z } from "zod";
 
 const IperfTcp = z.object({
@@ -31,6 +31,8 @@ export interface PingSummary {
   avg: number;
   max: number;
   mdev: number;
+  /** each reply's round trip (ms), in the order they came */
+  times: number[];
 }
 
 export function ping(output: string): PingSummary {
@@ -40,5 +42,14 @@ export function ping(output: string): PingSummary {
   const received = Number(counts[2]);
   const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/.exec(output);
   const [min, avg, max, mdev] = rtt ? rtt.slice(1).map(Number) : [NaN, NaN, NaN, NaN];
-  return { transmitted, received, loss: 1 - received / transmitted, min, avg, max, mdev };
+  const times = [...output.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  return { transmitted, received, loss: 1 - received / transmitted, min, avg, max, mdev, times };
+}
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
