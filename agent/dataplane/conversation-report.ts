@@ -18,11 +18,16 @@ function nodeName(t: DataplaneTables, g: number): string {
   return key.slice(key.indexOf("/") + 1);
 }
 
+/** Whether `g` is a node of these tables. */
+function held(t: DataplaneTables, g: number): boolean {
+  return g >= 0 && g < t.nodeKeys.length;
+}
+
 /** The route id and node names a direction from `src` to `dst` takes on path `path` (or by next hops). */
 export function describePath(t: DataplaneTables, path: number, src: number, dst: number): { route: string; path: string[] } {
   const r = t.routing;
   const nodes = [nodeName(t, src)];
-  if (path >= 0) {
+  if (path >= 0 && path < r.pathStart.length) {
     const start = r.pathStart[path];
     const len = Math.min(r.pathLen[path], MAX_REPORTED_HOPS);
     for (let h = 0; h < len; h++) nodes.push(nodeName(t, t.dirTo[r.routeHops[start + h]]));
@@ -34,7 +39,7 @@ export function describePath(t: DataplaneTables, path: number, src: number, dst:
   let at = src;
   for (let h = 0; h < MAX_REPORTED_HOPS && at !== dst; h++) {
     const dir = r.nextDir[ns][(at - base) * n + (dst - base)];
-    if (dir < 0) break;
+    if (!(dir >= 0)) break;
     at = t.dirTo[dir];
     nodes.push(nodeName(t, at));
   }
@@ -48,7 +53,7 @@ export function describePath(t: DataplaneTables, path: number, src: number, dst:
 export function conversationReports(records: ConversationRecord[], t: DataplaneTables, toEpochMs: (ns: number) => number): ConversationReport[] {
   const out: ConversationReport[] = [];
   for (const c of records) {
-    if (c.src >= t.nodeKeys.length || c.dst >= t.nodeKeys.length) continue;
+    if (!held(t, c.src) || !held(t, c.dst) || t.nodeNs[c.src] !== t.nodeNs[c.dst]) continue;
     const fwd = describePath(t, c.path, c.src, c.dst);
     const drops: Record<string, number> = {};
     for (const [reason, n] of c.drops) drops[DROP_REASONS[reason]] = n;

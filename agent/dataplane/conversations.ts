@@ -376,8 +376,10 @@ export class ConversationTable {
 
   /**
    * Renames nodes after the tables changed: `nodeMap[old]` is the new id, or
-   * -1 when the node is gone (its conversations end as evicted). Every path
-   * becomes PATH_UNSET, to be chosen again under the new tables.
+   * -1 when the node is gone (its conversations end as evicted, keeping the
+   * old ids: collect them and report them under the old tables before using
+   * the new). Every other path becomes PATH_UNSET, to be chosen again under
+   * the new tables.
    */
   remapNodes(nodeMap: Int32Array): void {
     const a = this.#i;
@@ -388,12 +390,13 @@ export class ConversationTable {
       const r = e * I;
       const s = a[r + I_SRC] < nodeMap.length ? nodeMap[a[r + I_SRC]] : -1;
       const d = a[r + I_DST] < nodeMap.length ? nodeMap[a[r + I_DST]] : -1;
-      a[r + I_PATH] = PATH_UNSET;
-      a[r + I_PATH_BACK] = PATH_UNSET;
+      // an ending conversation keeps its old nodes and paths: its last report is made under the old tables
       if (s < 0 || d < 0) {
         gone.push(e);
         return;
       }
+      a[r + I_PATH] = PATH_UNSET;
+      a[r + I_PATH_BACK] = PATH_UNSET;
       a[r + I_SRC] = s;
       a[r + I_DST] = d;
       this.#insert(e);

@@ -191,9 +191,14 @@ function setTables(tables: DataplaneTables): void {
   if (fwd) {
     fwd.flush();
     for (let g = 0; g < readSlot.length; g++) if (readSlot[g] >= 0) pool!.free(readSlot[g]);
-    // conversations outlive the tables: their nodes get the new ids, and they choose their paths again
+    // conversations outlive the tables: their nodes get the new ids, and they choose their paths again.
+    // Records hold node and path ids, so what they counted so far, and the conversations of removed
+    // nodes (ended by the remap), are reported under the tables they were counted under.
+    const now = Bun.nanoseconds();
+    reportConversations(now);
     const byKey = new Map(tables.nodeKeys.map((k, g) => [k, g]));
     conversations.remapNodes(Int32Array.from(fwd.tables.nodeKeys, (k) => byKey.get(k) ?? -1));
+    reportConversations(now);
   }
   fwd = new Forwarder(tables, pool!, egress, seed, conversations);
   latency.setTables(tables);
