@@ -20,7 +20,8 @@ import * as node from "./cli/node.ts";
 import * as schedule from "./cli/schedule.ts";
 import * as capture from "./cli/capture.ts";
 import * as flow from "./cli/flow.ts";
-import { nodes, links, hosts } from "./cli/list.ts";
+import { nodes, links } from "./cli/list.ts";
+import { hosts } from "./cli/hosts.ts";
 import { conversations, stats, top } from "./cli/monitor.ts";
 import { routes, pins, link } from "./cli/routing.ts";
 

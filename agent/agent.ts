@@ -27,6 +27,7 @@ import type { CountersReport } from "./dataplane/dataplane.ts";
 import { compileTables, sameClasses, sameRouting, sameStructure, type DataplaneTables } from "./dataplane/tables.ts";
 import { dropsByName } from "./dataplane/drops.ts";
 import { MAX_CONVERSATIONS_PER_FRAME } from "../protocol/conversation.ts";
+import { Probes } from "./probe/probes.ts";
 import { ExecRunner } from "./exec.ts";
 import { CaptureFiles } from "./captures.ts";
 import type { CaptureCount } from "./dataplane/messages.ts";
@@ -131,6 +132,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
     if (ws?.readyState === WebSocket.OPEN) ws.send(encodeFrame(frame));
   };
   const execs = new ExecRunner({ send, log: (l) => log(`exec: ${l}`) });
+  const probes = new Probes(send, (l) => log(`probe: ${l}`));
 
   const apply = async (desired: NamespaceState[], peers: Peer[]) => {
     // the quic worker numbers peers as the tables do (so it gets them with any tables); it dials their quic ports
@@ -213,6 +215,13 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       case "execCancel":
         execs.cancel(frame.id);
         break;
+      case "probeServe":
+      case "probeRun":
+        probes.start(frame);
+        break;
+      case "probeCancel":
+        probes.cancel(frame.id);
+        break;
       case "error":
         log(`controller: ${frame.message}`);
         if (frame.fatal) {
@@ -253,6 +262,7 @@ export async function startAgent(opts: AgentOptions): Promise<AgentHandle> {
       if (ws === sock) ws = undefined;
       // the controller failed these execs when the socket went; their output has nowhere to go
       execs.cancelAll();
+      probes.stopAll();
       if (stopping) return;
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 5000);

@@ -1,4 +1,4 @@
-/** `nextmini nodes|links|hosts`: listings from the API, printed like `kubectl get`. */
+/** `nextmini nodes|links`: listings from the API, printed like `kubectl get` (and printList, which `hosts` and others use). */
 import { CLIENT, COMMON, OUTPUT, type CommandSpec, type Values, str } from "./options.ts";
 import { createClient } from "./client.ts";
 
@@ -10,18 +10,11 @@ export async function printList(values: Values, path: string): Promise<void> {
   process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 }
 
-function listing(
-  name: string,
-  summary: string,
-  pathOf: (ns: string) => string,
-  perNamespace = true,
-): { spec: CommandSpec; main: (v: Values) => Promise<number> } {
-  const { namespace, ...cluster } = CLIENT;
-  const client = perNamespace ? { ...cluster, namespace } : cluster;
+function listing(name: string, summary: string, pathOf: (ns: string) => string): { spec: CommandSpec; main: (v: Values) => Promise<number> } {
   return {
-    spec: { name, usage: `${name} [options]`, summary, options: { ...OUTPUT, ...client, ...COMMON } },
+    spec: { name, usage: `${name} [options]`, summary, options: { ...OUTPUT, ...CLIENT, ...COMMON } },
     async main(values: Values): Promise<number> {
-      await printList(values, pathOf(perNamespace ? str(values, "namespace") : ""));
+      await printList(values, pathOf(str(values, "namespace")));
       return 0;
     },
   };
@@ -29,4 +22,3 @@ function listing(
 
 export const nodes = listing("nodes", "List the nodes of a namespace with their host, kind, state and address.", (ns) => `/namespaces/${ns}/nodes`);
 export const links = listing("links", "List the links of a namespace with their shaping in each direction.", (ns) => `/namespaces/${ns}/links`);
-export const hosts = listing("hosts", "List the hosts (agents) of the cluster with their size, load and state.", () => "/hosts", false);

@@ -35,6 +35,7 @@ import {
   type TlsBundle,
   PROTOCOL_VERSION,
 } from "../protocol/wire.ts";
+import { HostProbes } from "./probes.ts";
 import { Execs, type ExecStart, type RemoteExec } from "./execs.ts";
 import type { HostRecord, Store } from "./store.ts";
 import { constantTimeEqual } from "./tokens.ts";
@@ -142,6 +143,8 @@ export class AgentHub {
   /** per host: its dataplane's drops by reason since its agent started */
   readonly hostDrops = new Map<string, Record<string, number>>();
   readonly #execs: Execs;
+  /** probes of the network between two agents (POST /hosts/probe) */
+  readonly probes: HostProbes;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: HubOptions) {
@@ -150,6 +153,17 @@ export class AgentHub {
     this.#clock = opts.clock ?? { now: () => Date.now() };
     this.#timeoutMs = opts.heartbeatTimeoutMs ?? 5000;
     this.#execs = new Execs({ log: this.log, graceMs: opts.execGraceMs });
+    this.probes = new HostProbes({
+      send: (host, frame) => {
+        const s = this.#sessions.get(host);
+        if (!s || s.closed) return false;
+        s.send(frame);
+        return true;
+      },
+      address: (host) => this.#opts.store.getHost(host)?.data?.address,
+      known: (host) => this.#opts.store.getHost(host) !== undefined,
+      isUp: (host) => this.isUp(host),
+    });
     const now = () => this.#clock.now();
     this.events = new EventBus(now);
     this.conversations = new ConversationStore({
@@ -358,6 +372,10 @@ export class AgentHub {
       case "execAck":
         this.#execs.handle(host, frame);
         return;
+      case "probeReady":
+      case "probeDone":
+        this.probes.handle(host, frame);
+        return;
       case "error":
         this.log(`agent ${host} reports: ${frame.message}`);
         return;
@@ -436,6 +454,7 @@ export class AgentHub {
     if (s.host === undefined) return;
     this.#sessions.delete(s.host);
     this.#execs.failHost(s.host, why);
+    this.probes.hostGone(s.host, why);
   }
 
   #reject(s: Session, reason: string): void {

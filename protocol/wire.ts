@@ -12,13 +12,15 @@ import { Name } from "./names.ts";
 import { NamespaceState, NodeState } from "./state.ts";
 import { FlowReport } from "./flow.ts";
 import { ConversationReport, MAX_CONVERSATIONS_PER_FRAME } from "./conversation.ts";
+import { ProbeReceived, ProbeSent, ProbeTransport, PROBE_MAX_BYTES } from "./probe.ts";
 
 /**
  * 2: exec streams its output (execOutput chunks, then execResult), takes stdin, and can be cancelled;
  * 3: namespaces carry flows, and agents report them (`flows`)
  * 4: route sets, pins and link state in namespaces; agents report conversations, drops by reason and queue depths
+ * 5: probes of the network between two agents (probeServe, probeRun, probeCancel; probeReady, probeDone)
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /**
  * Exec data travels in chunks of at most this many bytes, so a frame stays far
@@ -44,6 +46,8 @@ export const ExecStream = z.enum(["stdout", "stderr"]);
 export type ExecStream = z.infer<typeof ExecStream>;
 
 const ExecId = z.number().int().nonnegative();
+const ProbeId = z.number().int().nonnegative();
+const Port = z.number().int().min(1).max(65535);
 /** "I consumed `bytes` more bytes of this exec's data": returns that much of the window to the sender. */
 const ExecAck = z.strictObject({ type: z.literal("execAck"), id: ExecId, bytes: z.number().int().positive() });
 
@@ -165,6 +169,10 @@ export const AgentFrame = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("execResult"), id: ExecId, exitCode: z.number().int() }),
   /** stdin bytes written to the process */
   ExecAck,
+  /** the receiving side of a probe listens on `port` */
+  z.strictObject({ type: z.literal("probeReady"), id: ProbeId, port: Port }),
+  /** one side of a probe finished: its figures, or why it could not */
+  z.strictObject({ type: z.literal("probeDone"), id: ProbeId, sent: ProbeSent.optional(), received: ProbeReceived.optional(), error: z.string().max(1000).optional() }),
   z.strictObject({ type: z.literal("error"), message: z.string() }),
 ]);
 export type AgentFrame = z.infer<typeof AgentFrame>;
@@ -190,6 +198,19 @@ export const ControllerFrame = z.discriminatedUnion("type", [
   ExecAck,
   /** the client went away or gave up: kill the process; its execResult still follows */
   z.strictObject({ type: z.literal("execCancel"), id: ExecId }),
+  /** receive a probe: listen on `address` (this agent's own) over `transport`, answer probeReady, then probeDone with what came */
+  z.strictObject({ type: z.literal("probeServe"), id: ProbeId, address: z.string().max(64), transport: ProbeTransport }),
+  /** send a probe: echo requests to `address`, then `bytes` over `transport` to its `port`; probeDone with what was sent */
+  z.strictObject({
+    type: z.literal("probeRun"),
+    id: ProbeId,
+    address: z.string().max(64),
+    port: Port,
+    transport: ProbeTransport,
+    bytes: z.number().int().positive().max(PROBE_MAX_BYTES),
+  }),
+  /** the probe was given up (the other side failed, or the controller's wait ran out): stop and close */
+  z.strictObject({ type: z.literal("probeCancel"), id: ProbeId }),
   z.strictObject({ type: z.literal("error"), message: z.string(), fatal: z.boolean() }),
 ]);
 export type ControllerFrame = z.infer<typeof ControllerFrame>;

@@ -23,7 +23,7 @@ import { dirname, join } from "node:path";
 /** The repo root: the bundle root, so entry paths inside the binary match the source tree. */
 export const ROOT = join(dirname(new URL(import.meta.url).pathname), "..");
 
-export const ENTRYPOINTS = ["main.ts", "agent/dataplane/worker.ts", "agent/quic/worker.ts", "wasm/stack.ts"];
+export const ENTRYPOINTS = ["main.ts", "agent/dataplane/worker.ts", "agent/quic/worker.ts", "agent/probe/worker.ts", "wasm/stack.ts"];
 
 export const embedQuiche: BunPlugin = {
   name: "embed-matrixai-quiche",

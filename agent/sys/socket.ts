@@ -3,7 +3,7 @@
  * worker: its transports must sit in the same ppoll loop as the TUN devices, so
  * they cannot be event-loop sockets that only run when the worker yields.
  */
-import { dlopen, FFIType } from "bun:ffi";
+import { dlopen, FFIType, ptr } from "bun:ffi";
 import { check, errno } from "./libc.ts";
 import { parseIpv4 } from "../../protocol/ipv4.ts";
 
@@ -20,6 +20,9 @@ const lib = dlopen("libc.so.6", {
   sendto: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i64_fast },
   recvfrom: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i64_fast },
   memcpy: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.ptr },
+  shutdown: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  recvmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
+  clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
 });
 
 export const net = lib.symbols;
@@ -55,12 +58,101 @@ function setInt(fd: number, level: number, name: number, value: number): void {
   lib.symbols.setsockopt(fd, level, name, new Uint8Array(v.buffer), 4);
 }
 
-export function openSocket(type: number): number {
+/**
+ * A non-blocking socket. `fixedBuffers` (the transports) sets 4 MiB buffers each
+ * way; without it the kernel sizes them itself, growing TCP's with the path as
+ * iperf3's are (a probe across datacenters may need more than 4 MiB in flight).
+ */
+export function openSocket(type: number, fixedBuffers = true): number {
   const fd = check(lib.symbols.socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket");
-  setInt(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
-  setInt(fd, SOL_SOCKET, SO_RCVBUF, 4 << 20);
+  if (fixedBuffers) {
+    setInt(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
+    setInt(fd, SOL_SOCKET, SO_RCVBUF, 4 << 20);
+  }
   if (type === SOCK_STREAM) setInt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
   return fd;
+}
+
+const SOCK_RAW = 3;
+const IPPROTO_ICMP = 1;
+const SHUT_WR = 1;
+/** send() flag: a peer that closed gives EPIPE, not a SIGPIPE */
+export const MSG_NOSIGNAL = 0x4000;
+export const MSG_DONTWAIT = 0x40;
+
+/** A non-blocking raw ICMP socket (needs CAP_NET_RAW): it reads every ICMP packet the host gets, with its IPv4 header. */
+export function openRawIcmp(): number {
+  return check(lib.symbols.socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP), "socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)");
+}
+
+const SO_TIMESTAMPNS = 35;
+const CLOCK_REALTIME = 0;
+
+/** Has the kernel stamp each datagram `fd` receives with the time it arrived (read by `recvStamped`). */
+export function stampArrivals(fd: number): void {
+  setInt(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
+}
+
+const clockTs = new BigInt64Array(2);
+lib.symbols.clock_gettime(CLOCK_REALTIME, new Uint8Array(clockTs.buffer));
+/** wall-clock times are counted from this second, so nanoseconds stay exact in a double (2^53 ns is 104 days) */
+const EPOCH_SEC = clockTs[0];
+
+/** The wall clock in nanoseconds since EPOCH_SEC: the clock the kernel stamps arrivals with. */
+export function wallClockNs(): number {
+  lib.symbols.clock_gettime(CLOCK_REALTIME, new Uint8Array(clockTs.buffer));
+  return Number(clockTs[0] - EPOCH_SEC) * 1e9 + Number(clockTs[1]);
+}
+
+/**
+ * A reusable recvmsg: reads one datagram into `buf` and, on a socket set up by
+ * `stampArrivals`, the kernel's arrival time. One per socket; not reentrant.
+ */
+export class StampedReceiver {
+  // struct msghdr (56 bytes), struct iovec (16), and room for one SCM_TIMESTAMPNS message
+  readonly #msg = new BigUint64Array(7);
+  readonly #iov = new BigUint64Array(2);
+  readonly #control = new Uint8Array(64);
+  readonly #controlView = new DataView(this.#control.buffer);
+  /** the arrival time of the last datagram read (as `wallClockNs`), 0 when it had none */
+  arrivedNs = 0;
+
+  constructor(
+    private readonly fd: number,
+    readonly buf: Uint8Array,
+  ) {
+    this.#iov[0] = BigInt(ptr(buf));
+    this.#iov[1] = BigInt(buf.length);
+    this.#msg[2] = BigInt(ptr(this.#iov));
+    this.#msg[3] = 1n;
+    this.#msg[4] = BigInt(ptr(this.#control));
+  }
+
+  /** recvmsg's result: the datagram's length, or -1 (errno tells, EAGAIN when none waits). */
+  receive(flags: number): number {
+    this.#msg[5] = BigInt(this.#control.length);
+    this.#msg[6] = 0n;
+    const n = Number(lib.symbols.recvmsg(this.fd, new Uint8Array(this.#msg.buffer), flags));
+    this.arrivedNs = 0;
+    if (n < 0) return n;
+    const len = Number(this.#msg[5]);
+    const v = this.#controlView;
+    // struct cmsghdr { size_t len; int level; int type; } then the data, 8-byte aligned
+    for (let at = 0; at + 16 <= len; ) {
+      const clen = Number(v.getBigUint64(at, true));
+      if (clen < 16) break;
+      if (v.getInt32(at + 8, true) === SOL_SOCKET && v.getInt32(at + 12, true) === SO_TIMESTAMPNS && clen >= 32) {
+        this.arrivedNs = Number(v.getBigInt64(at + 16, true) - EPOCH_SEC) * 1e9 + Number(v.getBigInt64(at + 24, true));
+      }
+      at += (clen + 7) & ~7;
+    }
+    return n;
+  }
+}
+
+/** Ends the sending half of a TCP connection: the peer reads end-of-stream after the data already sent. */
+export function shutdownWrite(fd: number): void {
+  lib.symbols.shutdown(fd, SHUT_WR);
 }
 
 /** Binds (and for TCP listens) on address:port; returns the port actually bound. */
