@@ -1,9 +1,22 @@
 /**
- * The start-up handshake of the agent's worker threads (the dataplane, the quic
- * transport): a worker answers its init with `ready {port}`, or with `error`
- * when it cannot start (a taken port). Until ready, an error rejects the start;
- * after it, errors are only reported, and every other message goes on.
+ * Starting the agent's worker threads (the dataplane, the quic transport, a
+ * probe): where a worker's code is, and the start-up handshake, in which a
+ * worker answers its init with `ready {port}`, or with `error` when it cannot
+ * start (a taken port). Until ready, an error rejects the start; after it,
+ * errors are only reported, and every other message goes on.
  */
+
+/**
+ * The URL of the `worker.ts` beside the module at `moduleUrl` (its
+ * import.meta.url): that file when run from source; in a compiled binary, the
+ * entrypoint `entrypoint` (as scripts/build.ts lists it) named relative to the
+ * bundle root, the form every Bun 1.4 release resolves (an absolute $bunfs URL
+ * is not).
+ */
+export function workerUrl(moduleUrl: string, entrypoint: string): string {
+  if (moduleUrl.includes("$bunfs")) return `./${entrypoint}`;
+  return new URL("./worker.ts", moduleUrl).href;
+}
 
 type ReadyOrError = { type: "ready"; port: number } | { type: "error"; message: string };
 

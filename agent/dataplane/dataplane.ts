@@ -8,7 +8,7 @@ import { sys, check, EFD_CLOEXEC, EFD_NONBLOCK, closeFd } from "../sys/libc.ts";
 import type { Shaping } from "../../protocol/state.ts";
 import type { DataplaneTables } from "./tables.ts";
 import type { CaptureCount, CaptureOpen, FromWorker, ToWorker } from "./messages.ts";
-import { awaitReady } from "../worker-ready.ts";
+import { awaitReady, workerUrl } from "../worker-ready.ts";
 import type { FlowOrder, FlowUpdate, StackOrder } from "../flows/engine.ts";
 import type { RoutingTables } from "./route-sets.ts";
 import { DEFAULT_CONVERSATION_CAP } from "./conversations.ts";
@@ -43,16 +43,6 @@ const TABLES_ACK_MS = 5000;
 
 export type CountersReport = Extract<FromWorker, { type: "counters" }>;
 
-/**
- * Where the worker's code is: beside this file when run from source; in a
- * compiled binary, the second entrypoint, named relative to the bundle root
- * (the form every Bun 1.4 release resolves; an absolute $bunfs URL is not).
- */
-function workerUrl(): string {
-  if (import.meta.url.includes("$bunfs")) return "./agent/dataplane/worker.ts";
-  return new URL("./worker.ts", import.meta.url).href;
-}
-
 export class Dataplane {
   #worker: Worker | undefined;
   #wakeFd = -1;
@@ -68,7 +58,7 @@ export class Dataplane {
 
   async start(): Promise<void> {
     this.#wakeFd = check(sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd");
-    const worker = new Worker(workerUrl());
+    const worker = new Worker(workerUrl(import.meta.url, "agent/dataplane/worker.ts"));
     this.#worker = worker;
     const ready = awaitReady<FromWorker>(
       worker,

@@ -7,16 +7,12 @@
  */
 import type { AgentFrame, ControllerFrame } from "../../protocol/wire.ts";
 import type { FromProbe, ProbeJob } from "./messages.ts";
+import { workerUrl } from "../worker-ready.ts";
 
 /** probe sides one agent runs at once */
 export const MAX_PROBES = 4;
 
 type ProbeFrame = Extract<ControllerFrame, { type: "probeServe" | "probeRun" }>;
-
-function workerUrl(): string {
-  if (import.meta.url.includes("$bunfs")) return "./agent/probe/worker.ts";
-  return new URL("./worker.ts", import.meta.url).href;
-}
 
 interface Running {
   worker: Worker;
@@ -42,7 +38,7 @@ export class Probes {
       return;
     }
     const cancel = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(workerUrl());
+    const worker = new Worker(workerUrl(import.meta.url, "agent/probe/worker.ts"));
     this.#running.set(id, { worker, cancel });
     let finished = false;
     const finish = (frame: AgentFrame) => {

@@ -45,6 +45,8 @@ import type { FromProbe, ProbeJob } from "./messages.ts";
 declare const self: Worker;
 
 const POLLOUT = 0x4;
+const ECONNREFUSED = 111;
+const ENOBUFS = 105;
 const MS = 1_000_000;
 /** the longest single wait: the cancel flag is looked at this often */
 const WAIT_SLICE_MS = 100;
@@ -226,8 +228,8 @@ function sendUdp(address: string, port: number, bytes: number, cancel: Int32Arra
         continue;
       }
       const e = errno();
-      // ECONNREFUSED: an ICMP error from an earlier datagram; the receiver counts what came
-      if (n < 0 && e !== EAGAIN && e !== EINTR && e !== 111 && e !== 105) throw failure(`send to ${address}:${port}`);
+      // ECONNREFUSED: an ICMP error from an earlier datagram; ENOBUFS: the device queue is full. The receiver counts what came
+      if (n < 0 && e !== EAGAIN && e !== EINTR && e !== ECONNREFUSED && e !== ENOBUFS) throw failure(`send to ${address}:${port}`);
       waitFd(fd, POLLOUT, WAIT_SLICE_MS, cancel);
     }
     view.setUint8(8, KIND_END);

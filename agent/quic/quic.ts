@@ -12,7 +12,7 @@ import { check, closeFd, EFD_CLOEXEC, EFD_NONBLOCK, sys } from "../sys/libc.ts";
 import type { Peer, TlsBundle } from "../../protocol/wire.ts";
 import { createRing, DEFAULT_RING_BYTES, setWakeFd } from "../dataplane/ring.ts";
 import type { FromQuic, QuicCounters, ToQuic } from "./messages.ts";
-import { awaitReady } from "../worker-ready.ts";
+import { awaitReady, workerUrl } from "../worker-ready.ts";
 
 const WAKE = new BigUint64Array([1n]);
 
@@ -25,16 +25,6 @@ export interface QuicOptions {
   ringBytes?: number;
   /** lines for the agent's log: links up and down, refused peers, failed dials, a worker that died */
   onLog?: (message: string) => void;
-}
-
-/**
- * Where the worker's code is: beside this file from source; in a compiled
- * binary, an entrypoint named relative to the bundle root (the form every Bun
- * 1.4 release resolves, as for the dataplane worker in dataplane.ts).
- */
-export function quicWorkerUrl(): string {
-  if (import.meta.url.includes("$bunfs")) return "./agent/quic/worker.ts";
-  return new URL("./worker.ts", import.meta.url).href;
 }
 
 export class QuicTransport {
@@ -66,7 +56,7 @@ export class QuicTransport {
   async start(tls: TlsBundle): Promise<void> {
     if (this.#started) throw new Error("quic transport: started twice");
     this.#started = true;
-    const worker = new Worker(quicWorkerUrl());
+    const worker = new Worker(workerUrl(import.meta.url, "agent/quic/worker.ts"));
     this.#worker = worker;
     const ready = awaitReady<FromQuic>(
       worker,
